@@ -1,0 +1,66 @@
+"""The one model type every loader returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | None, ...]  # None for a dynamic dimension (usually the batch)
+    dtype: str = "float32"
+
+    @property
+    def sample_shape(self) -> tuple[int | None, ...]:
+        """The shape of one sample: without the leading batch dimension."""
+        return self.shape[1:]
+
+    def static(self, batch: int = 1) -> tuple[int, ...]:
+        dims = list(self.shape)
+        if dims and dims[0] is None:
+            dims[0] = batch
+        if any(d is None for d in dims):
+            raise ValueError(f"input {self.name!r} has dynamic dimensions {self.shape}")
+        return tuple(int(d) for d in dims)
+
+
+@dataclass
+class SourceModel:
+    """A loaded model, whatever its format.
+
+    ``predict`` runs the *source* model (the reference every artifact is validated against) on a batch and
+    returns one array per output, in a fixed order. ``tf_function`` (Keras/SavedModel only) returns a
+    ``tf.function`` taking one tensor per input and returning ``{"output_0": ..., ...}``: the graph the
+    converters trace.
+    """
+
+    path: Path
+    format: str  # "keras" | "h5" | "savedmodel" | "onnx"
+    sha256: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    predict: Callable[[list[np.ndarray]], list[np.ndarray]]
+    tf_function: Callable[[], Any] | None = None
+    keras_model: Any = None  # the keras.Model, for formats that have one (pruning / QAT work on it)
+    onnx_model: Any = None  # the onnx.ModelProto, for ONNX sources
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        stem = self.path.name if self.path.is_dir() else self.path.stem
+        return stem or "model"
+
+    @property
+    def input(self) -> TensorSpec:
+        return self.inputs[0]
+
+    @property
+    def is_classifier(self) -> bool:
+        """One output of shape (batch, classes) with more than one class."""
+        return len(self.outputs) == 1 and len(self.outputs[0].shape) == 2 and (self.outputs[0].shape[1] or 0) > 1

@@ -1,0 +1,84 @@
+"""TFLiteConverter in each of its post-training modes: fp32, fp16, dynamic range, full int8 (int8 or uint8
+IO) and 16x8. Traces the model's ``tf.function`` at a static batch of 1 (static shapes for every target)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from edgekit._lazy import capture_native_stderr
+from edgekit._lazy import tf as _tf
+from edgekit.errors import ConversionError, TargetConstraintError
+from edgekit.models.base import SourceModel
+from edgekit.targets import Precision
+
+_OP_RE = re.compile(r"'(?:tf|tfl)\.([A-Za-z0-9_]+)'")
+
+
+def _unsupported_ops(log: str) -> list[str]:
+    ops = sorted(set(_OP_RE.findall(log)))
+    return ops
+
+
+def convert(
+    model: SourceModel,
+    precision: Precision,
+    *,
+    io_dtype: str = "float32",
+    calibration: np.ndarray | None = None,
+) -> bytes:
+    """Return the ``.tflite`` flatbuffer for ``model`` at ``precision``.
+
+    ``calibration`` (float32, (N, *sample_shape)) is required for the full-integer precisions; samples are
+    fed in their given order, one at a time, so the same data gives the same ranges.
+    """
+    if model.tf_function is None:
+        raise ConversionError(f"{model.path}: {model.format} models cannot be converted to TFLite by edgekit")
+    if precision.needs_calibration and calibration is None:
+        raise ValueError("full-integer conversion needs calibration samples")
+    tf = _tf()
+    fn = model.tf_function(1)
+    concrete = fn.get_concrete_function()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
+    if precision == Precision.FP16:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif precision == Precision.DYNAMIC:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision.full_integer:
+        samples = np.asarray(calibration, dtype=np.float32)
+
+        def representative():
+            for s in samples:
+                yield [s[None, ...]]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        if precision == Precision.INT8:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if io_dtype in ("int8", "uint8"):
+                conv.inference_input_type = getattr(tf, io_dtype)
+                conv.inference_output_type = getattr(tf, io_dtype)
+        else:
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
+    with capture_native_stderr() as cap:
+        try:
+            data = conv.convert()
+            err = None
+        except Exception as exc:  # ConverterError and friends
+            data, err = None, exc
+    if err is not None:
+        text = f"{err}\n{cap.text}"
+        if precision.full_integer:
+            ops = _unsupported_ops(text)
+            raise TargetConstraintError(
+                f"{model.path}: cannot convert to full-integer {precision.value}: these ops have no integer "
+                f"kernel: {', '.join(ops) or 'see converter log'}. Replace them in the model, or choose a "
+                "target/precision that allows float ops (e.g. --precision dynamic or fp16).\n"
+                f"converter said: {str(err).strip().splitlines()[0][:500] if str(err).strip() else ''}"
+            ) from None
+        raise ConversionError(f"{model.path}: the TFLite converter failed: {str(err)[:1500]}") from None
+    return bytes(data)
