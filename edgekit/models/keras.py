@@ -52,8 +52,12 @@ def _shape(s) -> tuple[int | None, ...]:
     return tuple(None if d is None else int(d) for d in s)
 
 
-def load(path: Path, *, sha256: str, fmt: str, unsafe: bool = False) -> SourceModel:
-    model = _load(path, unsafe=unsafe)
+def load(path: Path, *, sha256: str, fmt: str, unsafe: bool = False, **_) -> SourceModel:
+    return wrap(_load(path, unsafe=unsafe), path=path, sha256=sha256, fmt=fmt)
+
+
+def wrap(model, *, path: Path, sha256: str, fmt: str = "keras") -> SourceModel:
+    """A SourceModel around an in-memory ``keras.Model`` (a loaded one, or one that pruning/QAT produced)."""
     tf = _tf()
     inputs = [
         TensorSpec(name=t.name.split(":")[0], shape=_shape(t.shape), dtype=str(np.dtype(t.dtype)))
@@ -63,6 +67,8 @@ def load(path: Path, *, sha256: str, fmt: str, unsafe: bool = False) -> SourceMo
     outputs = [TensorSpec(name=f"output_{i}", shape=_shape(t.shape), dtype="float32") for i, t in enumerate(outs)]
     if not inputs:
         raise ModelLoadError(f"{path}: the model has no defined inputs; build it on an Input first")
+    if not outputs:
+        raise ModelLoadError(f"{path}: the model has no defined outputs")
 
     def predict(xs: list[np.ndarray]) -> list[np.ndarray]:
         feed = xs[0] if len(xs) == 1 else list(xs)
