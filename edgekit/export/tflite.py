@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.errors import TargetConstraintError
 from edgekit.export import Artifact
 from edgekit.models.base import SourceModel
 from edgekit.quantize import tflite as q
@@ -14,7 +15,7 @@ def float_tensor_ops(data: bytes) -> list[str]:
     """Ops of a converted model that still compute in float (reads the artifact with LiteRT)."""
     from edgekit.runtimes.litert import LiteRTRunner
 
-    with LiteRTRunner(data) as r:
+    with LiteRTRunner(data, default_delegates=False) as r:
         tensors = {t["index"]: t for t in r.tensor_details()}
         bad = set()
         for op in r.ops():
@@ -30,7 +31,17 @@ def emit(model: SourceModel, profile: TargetProfile, precision: Precision, calib
     io_dtype = profile.io_dtype_for(precision)
     data = q.convert(model, precision, io_dtype=io_dtype, calibration=calibration)
     extra = {}
-    if precision == Precision.INT8:
-        extra["float_ops"] = float_tensor_ops(data)
+    notes = []
+    if precision.full_integer:
+        float_ops = float_tensor_ops(data)
+        extra["float_ops"] = float_ops
+        if float_ops and profile.full_integer_required:
+            raise TargetConstraintError(
+                f"{model.path}: target {profile.name!r} requires a full-integer model, but these ops still "
+                f"compute in float after conversion: {', '.join(float_ops)}. Replace them in the model, "
+                "or choose a target that allows float ops"
+            )
+        if float_ops:
+            notes.append(f"ops left in float (not integer kernels): {', '.join(float_ops)}")
     return Artifact(data=data, format="tflite", precision=precision.value, io_dtype=io_dtype, runtime="litert",
-                    suffix=".tflite", extra=extra)
+                    suffix=".tflite", notes=notes, extra=extra)

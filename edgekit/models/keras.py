@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,9 @@ def wrap(model, *, path: Path, sha256: str, fmt: str = "keras") -> SourceModel:
 
     def predict(xs: list[np.ndarray]) -> list[np.ndarray]:
         feed = xs[0] if len(xs) == 1 else list(xs)
-        y = model(feed, training=False)
+        with warnings.catch_warnings():  # legacy models declare inputs as a list of one; a tensor is fine
+            warnings.filterwarnings("ignore", message="The structure of `inputs`")
+            y = model(feed, training=False)
         ys = y if isinstance(y, (list, tuple)) else [y]
         return [np.asarray(v, dtype=np.float32) for v in ys]
 
@@ -81,7 +84,9 @@ def wrap(model, *, path: Path, sha256: str, fmt: str = "keras") -> SourceModel:
 
         @tf.function(input_signature=specs, autograph=False)
         def serve(*xs):
-            y = model(xs[0] if len(xs) == 1 else list(xs), training=False)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The structure of `inputs`")
+                y = model(xs[0] if len(xs) == 1 else list(xs), training=False)
             ys = y if isinstance(y, (list, tuple)) else [y]
             return {f"output_{i}": v for i, v in enumerate(ys)}
 

@@ -4,6 +4,7 @@ IO) and 16x8. Traces the model's ``tf.function`` at a static batch of 1 (static 
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from edgekit.models.base import SourceModel
 from edgekit.targets import Precision
 
 _OP_RE = re.compile(r"'(?:tf|tfl)\.([A-Za-z0-9_]+)'")
+_NO_KERNEL_RE = re.compile(r"'tf\.([A-Za-z0-9_]+)' op is neither a custom op nor a flex op")
 
 
 def _unsupported_ops(log: str) -> list[str]:
@@ -64,7 +66,8 @@ def convert(
             conv.target_spec.supported_ops = [
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
             ]
-    with capture_native_stderr() as cap:
+    with capture_native_stderr() as cap, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         try:
             data = conv.convert()
             err = None
@@ -72,13 +75,20 @@ def convert(
             data, err = None, exc
     if err is not None:
         text = f"{err}\n{cap.text}"
+        missing = sorted(set(_NO_KERNEL_RE.findall(text)))
+        if missing:
+            raise ConversionError(
+                f"{model.path}: these TensorFlow ops have no TFLite builtin kernel: {', '.join(missing)}. "
+                "Replace them with supported ops in the model (edgekit does not emit Flex/select-TF-ops "
+                "models: edge runtimes do not ship them)"
+            ) from None
         if precision.full_integer:
             ops = _unsupported_ops(text)
+            detail = ", ".join(ops) if ops else f"(converter: {' '.join(str(err).split())[:400]})"
             raise TargetConstraintError(
                 f"{model.path}: cannot convert to full-integer {precision.value}: these ops have no integer "
-                f"kernel: {', '.join(ops) or 'see converter log'}. Replace them in the model, or choose a "
-                "target/precision that allows float ops (e.g. --precision dynamic or fp16).\n"
-                f"converter said: {str(err).strip().splitlines()[0][:500] if str(err).strip() else ''}"
+                f"kernel: {detail}. Replace them in the model, or choose a target/precision that allows float "
+                "ops (e.g. --precision dynamic or fp16)"
             ) from None
-        raise ConversionError(f"{model.path}: the TFLite converter failed: {str(err)[:1500]}") from None
+        raise ConversionError(f"{model.path}: the TFLite converter failed: {' '.join(str(err).split())[:1500]}") from None
     return bytes(data)

@@ -24,12 +24,15 @@ def _info(d: dict) -> TensorInfo:
 class LiteRTRunner:
     name = "litert"
 
-    def __init__(self, model: bytes | str | Path, *, threads: int = 1):
+    def __init__(self, model: bytes | str | Path, *, threads: int = 1, default_delegates: bool = True):
+        """``default_delegates=False`` keeps XNNPACK from rewriting the graph (to inspect the ops as stored)."""
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise RuntimeUnavailableError("ai-edge-litert is not installed: pip install ai-edge-litert") from exc
         kw = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
+        if not default_delegates:
+            kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self._it = Interpreter(num_threads=threads, **kw)
         self._it.allocate_tensors()
         sig = self._it.get_signature_list()
