@@ -33,8 +33,11 @@ class LiteRTRunner:
         kw = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
         if not default_delegates:
             kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        self._it = Interpreter(num_threads=threads, **kw)
-        self._it.allocate_tensors()
+        from edgekit._lazy import capture_native_stderr
+
+        with capture_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            self._it = Interpreter(num_threads=threads, **kw)
+            self._it.allocate_tensors()
         sig = self._it.get_signature_list()
         self._order = None
         if len(sig) == 1:  # order outputs by signature name (output_0, output_1, ...), not by tensor index
