@@ -162,3 +162,15 @@ def test_float_ops_left_in_int8_are_listed_or_refused(tmp_path):
     with pytest.raises(TargetConstraintError, match=r"requires a full-integer model.*CUMSUM"):
         convert("cs.keras", model=model, target="coral-edgetpu", calibration=calib, output_dir=tmp_path / "coral")
     assert not (tmp_path / "coral").exists()
+
+
+def test_user_profile_memory_budget_is_checked(example, tmp_path):
+    prof = tmp_path / "tiny.toml"
+    prof.write_text(
+        'name = "tiny-mcu"\ndescription = "a board with 16 KiB for the model"\nruntime = "litert"\n'
+        'precision = "fp16"\nallowed_precisions = ["fp16"]\nmemory_budget_mb = 0.015625\n'
+    )
+    r = convert(example.model, target=prof, output_dir=tmp_path / "out", eval_data=example.test)
+    assert r.artifact_paths[0].name == "digits_cnn-tiny-mcu-fp16.tflite"
+    assert r.manifest["target"]["profile"] == str(prof)
+    assert any("exceeds target 'tiny-mcu'" in w and "memory budget" in w for w in r.warnings)
