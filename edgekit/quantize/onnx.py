@@ -1,0 +1,231 @@
+"""ONNX Runtime quantization: static QDQ int8 (minmax / percentile / entropy calibration, per-channel weights,
+symmetric or asymmetric activations), int16x8, dynamic int8, and fp16 weights.
+
+``quant_pre_process`` (shape inference + ORT graph optimisation) runs before static quantization, as ORT
+recommends. Calibration samples are fed one at a time in their given order: same data, same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from edgekit._lazy import capture_native_stderr
+from edgekit.errors import CalibrationError, ConfigError, ConversionError
+from edgekit.models.onnx import graph_inputs
+from edgekit.targets import OnnxOptions, Precision, TargetProfile
+
+# CLI flag of each OnnxOptions field a user can override
+FLAGS = {
+    "opset": "--opset",
+    "calibration_method": "--calibration-method",
+    "per_channel": "--per-channel/--no-per-channel",
+    "activation_symmetric": "--symmetric-activations/--asymmetric-activations",
+    "reduce_range": "--reduce-range/--no-reduce-range",
+    "quant_format": "quant_format",
+}
+QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+ENTROPY_BINS, ENTROPY_QUANTIZED_BINS = 2048, 128
+# ops that only move or reshape data: a float one of these is not arithmetic left in float
+LAYOUT_OPS = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Shape", "Size", "Cast"}
+
+
+def options(profile: TargetProfile, **overrides) -> OnnxOptions:
+    """The profile's ``[onnx]`` options with the user's overrides (None = keep the profile's) applied."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - set(OnnxOptions.model_fields))
+    if unknown:
+        raise ConfigError(f"unknown ONNX option(s) {', '.join(unknown)}; known: {', '.join(OnnxOptions.model_fields)}")
+    try:
+        return OnnxOptions(**{**profile.onnx.model_dump(), **given})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "onnx"
+        raise ConfigError(
+            f"{FLAGS.get(field, field)} {given.get(field)!r}: {err['msg'].removeprefix('Value error, ')}"
+        ) from None
+
+
+class ArrayReader:
+    """onnxruntime CalibrationDataReader over float32 samples in their given order, ``batch`` at a time (the
+    model's static batch; a short last batch is padded by repeating its last sample)."""
+
+    def __init__(self, input_name: str, samples: np.ndarray, dtype: str = "float32", batch: int = 1):
+        self._name, self._samples, self._dtype, self._batch = input_name, samples, dtype, batch
+        self._at = 0
+
+    def get_next(self) -> dict | None:
+        n = len(self._samples)
+        if self._at >= n:
+            return None
+        idx = np.minimum(np.arange(self._at, self._at + self._batch), n - 1)
+        self._at += self._batch
+        return {self._name: np.asarray(self._samples[idx], dtype=self._dtype)}
+
+    def rewind(self) -> None:
+        self._at = 0
+
+
+@contextlib.contextmanager
+def _quiet():
+    """onnxruntime.quantization prints progress and logs warnings through the root logger: keep them in."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), capture_native_stderr() as cap:
+            yield cap
+    finally:
+        root.setLevel(level)
+
+
+def _types(model) -> dict[str, int]:
+    """Element type of every tensor of a (shape-inferred) model."""
+    g = model.graph
+    types = {i.name: i.data_type for i in g.initializer}
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        types.setdefault(vi.name, vi.type.tensor_type.elem_type)
+    return types
+
+
+def _integer_kernel(op_type: str) -> bool:
+    """QOperator / dynamic ops that compute on integers (their float inputs are scales)."""
+    return op_type.startswith(("QLinear", "QGemm", "QAttention", "QEmbed", "QOrdered")) or op_type.endswith("Integer")
+
+
+def float_ops(model, quantizable: set[str] | None = None) -> list[str]:
+    """Op types of a quantized model that still compute in float: an op ORT's quantizer does not quantize,
+    or one with a float input that does not come from a DequantizeLinear. Data-movement ops are left out."""
+    import onnx
+    from onnx import TensorProto
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    ops = set(QDQRegistry) | set(QLinearOpsRegistry) if quantizable is None else quantizable
+    model = onnx.shape_inference.infer_shapes(model)
+    types = _types(model)
+    floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
+    from_dq = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    bad = set()
+    for n in model.graph.node:
+        if n.op_type in QUANT_OPS or n.op_type in LAYOUT_OPS or _integer_kernel(n.op_type):
+            continue
+        float_in = [i for i in n.input if i and types.get(i) in floats]
+        if not float_in and not any(types.get(o) in floats for o in n.output):
+            continue
+        if n.op_type not in ops or any(i not in from_dq for i in float_in):
+            bad.add(n.op_type)
+    return sorted(bad)
+
+
+def quantized_initializers(model) -> dict[str, np.ndarray]:
+    """Integer initializers the quantizer made (name -> array): the int8 weights."""
+    from onnx import numpy_helper
+
+    return {
+        i.name: numpy_helper.to_array(i)
+        for i in model.graph.initializer
+        if i.name.endswith("_quantized") and np.dtype(numpy_helper.to_array(i).dtype).kind in "iu"
+    }
+
+
+def _entropy_ranges(model_path: Path, reader: ArrayReader) -> Path:
+    """KL-divergence (entropy) ranges over a 2048-bin histogram, saved as an ORT calibration cache.
+
+    ``quantize_static`` builds its entropy calibrator with 128 histogram bins and 128 quantized bins, which
+    leaves a single candidate threshold: the full min/max range. TensorRT's recipe (2048 bins searched for
+    the best 128-bin window) is what makes entropy calibration differ from minmax; ORT's own calibrator
+    does it when asked, and ``quantize_static`` then reads the ranges from the cache file."""
+    from onnxruntime.quantization import CalibrationMethod, save_tensors_data
+    from onnxruntime.quantization.calibrate import create_calibrator
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    calibrator = create_calibrator(
+        model_path, sorted(set(QDQRegistry) | set(QLinearOpsRegistry)),
+        augmented_model_path=str(model_path.with_name("augmented.onnx")),
+        calibrate_method=CalibrationMethod.Entropy,
+        extra_options={"num_bins": ENTROPY_BINS, "num_quantized_bins": ENTROPY_QUANTIZED_BINS},
+    )
+    calibrator.collect_data(reader)
+    cache = model_path.with_name("ranges.json")
+    save_tensors_data(calibrator.compute_data(), cache)
+    return cache
+
+
+def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reader: ArrayReader):
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
+
+    pre = src.with_name("pre.onnx")
+    try:
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+    except Exception:  # symbolic shape inference fails on some graphs: ONNX shape inference alone is enough
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    if precision == Precision.INT16X8:
+        act = QuantType.QInt16 if opts.activation_symmetric else QuantType.QUInt16
+    else:
+        act = QuantType.QInt8 if opts.activation_symmetric else QuantType.QUInt8
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[opts.calibration_method]
+    extra = {"ActivationSymmetric": opts.activation_symmetric, "WeightSymmetric": True}
+    if precision == Precision.INT16X8 and opts.opset < 21:
+        extra["UseQDQContribOps"] = True  # 16-bit Q/DQ are standard from opset 21, ORT contrib ops before
+    cache = None
+    if opts.calibration_method == "entropy":
+        cache, reader = _entropy_ranges(pre, reader), None
+    quantize_static(
+        str(pre), str(dst), reader, calibration_cache_path=cache,
+        quant_format=QuantFormat.QDQ if opts.quant_format == "qdq" else QuantFormat.QOperator,
+        per_channel=opts.per_channel, reduce_range=opts.reduce_range, activation_type=act,
+        weight_type=QuantType.QInt8, calibrate_method=method, extra_options=extra,
+    )
+
+
+def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.ndarray | None, *, origin: str = "model"):
+    """Quantize an fp32 ``onnx.ModelProto`` (static shapes) at ``precision``; returns a new ModelProto."""
+    import onnx
+
+    if precision == Precision.FP32:
+        return model
+    if precision == Precision.FP16:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        with _quiet():
+            return convert_float_to_float16(model, keep_io_types=True)
+    if precision.needs_calibration and (calibration is None or len(calibration) == 0):
+        raise CalibrationError(f"--precision {precision.value} needs calibration data: pass --calibration")
+    inp = graph_inputs(model)[0]
+    dims = inp.type.tensor_type.shape.dim
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type)).name
+    reader = None
+    if precision.needs_calibration:
+        batch = dims[0].dim_value if dims and dims[0].dim_value > 0 else 1
+        reader = ArrayReader(inp.name, np.asarray(calibration, np.float32), dtype, batch)
+    err = None
+    with tempfile.TemporaryDirectory(prefix="edgekit-ort-") as tmp, _quiet() as cap:
+        src, dst = Path(tmp) / "model.onnx", Path(tmp) / "quantized.onnx"
+        onnx.save_model(model, str(src))
+        try:
+            if precision == Precision.DYNAMIC:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                quantize_dynamic(str(src), str(dst), per_channel=opts.per_channel, reduce_range=opts.reduce_range,
+                                 weight_type=QuantType.QInt8)
+            else:
+                _static(src, dst, opts, precision, reader)
+            result = onnx.load_model(str(dst))
+        except Exception as exc:  # onnxruntime raises plain Exceptions, ValueErrors, RuntimeErrors, Fail
+            err = exc
+    if err is not None:
+        detail = " ".join(str(err).split())[:600] or type(err).__name__
+        log = " ".join(cap.text.split())[-400:]
+        raise ConversionError(
+            f"{origin}: onnxruntime quantization ({precision.value}) failed: {detail}"
+            + (f" (onnxruntime said: {log})" if log else "")
+            + ". Try --calibration-method minmax, --precision dynamic, or --precision fp32"
+        )
+    return result

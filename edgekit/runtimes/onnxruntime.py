@@ -1,0 +1,125 @@
+"""ONNX Runtime (CPU) runner: the runtime the ``.onnx`` artifacts are validated with.
+
+Same contract as :class:`~edgekit.runtimes.litert.LiteRTRunner`: ``inputs``/``outputs`` (TensorInfo),
+``infer(list of float arrays)`` -> float outputs, ``version``, ``close()``, context manager."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import ModelLoadError, RuntimeUnavailableError
+from edgekit.runtimes import TensorInfo
+
+# ONNX TensorProto element type name (as ORT reports it: "tensor(float)") -> numpy dtype name
+_ORT_TYPES = {
+    "float": "float32", "float16": "float16", "double": "float64", "int8": "int8", "uint8": "uint8",
+    "int16": "int16", "uint16": "uint16", "int32": "int32", "int64": "int64", "bool": "bool",
+}
+_IR_RE = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
+_OPSET_RE = re.compile(r"Opset (\d+) is under development.*?till opset (\d+)", re.S)
+
+
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise RuntimeUnavailableError("onnxruntime is not installed: pip install onnxruntime") from exc
+    return onnxruntime
+
+
+def _info(arg) -> TensorInfo:
+    kind = arg.type[len("tensor(") : -1] if arg.type.startswith("tensor(") else arg.type
+    # a symbolic or unknown dimension (e.g. a dynamic batch) is reported as 1, the size edgekit feeds
+    shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in (arg.shape or []))
+    return TensorInfo(name=arg.name, shape=shape, dtype=_ORT_TYPES.get(kind, kind))
+
+
+def explain_load_error(exc: Exception, origin: str) -> str:
+    """A user-facing message for an InferenceSession that refused a model (IR version, opset, corrupt)."""
+    text = str(exc)
+    version = _ort().__version__
+    if m := _IR_RE.search(text):
+        return (
+            f"{origin}: the model's IR version {m[1]} is newer than onnxruntime {version} reads (up to {m[2]}). "
+            f"Re-save it with ir_version={m[2]} (onnx.helper.make_model(..., ir_version={m[2]})) "
+            "or upgrade onnxruntime"
+        )
+    if m := _OPSET_RE.search(text):
+        return (
+            f"{origin}: unsupported opset {m[1]}: onnxruntime {version} supports ai.onnx up to opset {m[2]}. "
+            f"Re-export the model with opset <= {m[2]} (or onnx.version_converter.convert_version(model, {m[2]}))"
+        )
+    first = " ".join(text.split())
+    first = first.split(") ", 1)[-1] if "onnxruntime::" in first else first  # drop the C++ signature
+    return f"{origin}: onnxruntime {version} cannot load this model: {first[:600]}"
+
+
+def session(model: bytes | str | Path, *, threads: int = 1, origin: str = "model"):
+    """An ``onnxruntime.InferenceSession`` on the CPU, deterministic thread settings, quiet logging."""
+    ort = _ort()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    src = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
+    try:
+        return ort.InferenceSession(src, sess_options=so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf classes
+        raise ModelLoadError(explain_load_error(exc, origin)) from None
+
+
+@lru_cache(maxsize=1)
+def max_opset() -> int:
+    """The newest ai.onnx opset this onnxruntime runs (probed with a one-node model, not hard-coded)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    newest = onnx.defs.onnx_opset_version()
+    for opset in range(newest, 12, -1):
+        vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("x", "y")]
+        graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", vi[:1], vi[1:])
+        probe = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+        try:
+            session(probe.SerializeToString())
+            return opset
+        except ModelLoadError as exc:
+            if m := re.search(r"up to opset (\d+)", str(exc)):
+                return int(m[1])
+    return 13
+
+
+class OrtRunner:
+    name = "onnxruntime"
+
+    def __init__(self, model: bytes | str | Path, *, threads: int = 1):
+        origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
+        self._sess = session(model, threads=threads, origin=origin)
+        self.inputs = [_info(a) for a in self._sess.get_inputs()]
+        self.outputs = [_info(a) for a in self._sess.get_outputs()]
+
+    @property
+    def version(self) -> str:
+        return _ort().__version__
+
+    def infer(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run one batch of float inputs (cast to each input's dtype); returns float32 outputs."""
+        feed = {info.name: info.quantize(x) for info, x in zip(self.inputs, xs)}
+        return [info.dequantize(y) for info, y in zip(self.outputs, self._sess.run(None, feed))]
+
+    def infer_raw(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run with inputs already in the model's dtypes; returns the raw outputs."""
+        return list(self._sess.run(None, {info.name: x for info, x in zip(self.inputs, xs)}))
+
+    def close(self) -> None:
+        self._sess = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
