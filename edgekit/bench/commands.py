@@ -1,0 +1,201 @@
+"""The ``edgekit bench``, ``edgekit harness`` and ``edgekit sweep`` commands (registered on the app in
+edgekit/cli.py). Thin: parse, call edgekit.bench, print. Nothing heavy at import time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Device = Annotated[Optional[str], typer.Option("--device", help="Run on a device over ssh: ssh://user@host[:port] (host may be an ~/.ssh/config alias).")]
+Identity = Annotated[Optional[Path], typer.Option("--identity", "-i", help="ssh private key for --device.")]
+KnownHosts = Annotated[Optional[Path], typer.Option("--known-hosts", help="known_hosts file to verify the device's host key against (default: ssh's own).")]
+AcceptNew = Annotated[bool, typer.Option("--accept-new-host-key", help="Trust a device's host key on first connection (a CHANGED key is still refused). Off by default: host keys are verified.")]
+RemotePython = Annotated[str, typer.Option("--remote-python", help="Python on the device, e.g. /home/pi/venv/bin/python.")]
+Threads = Annotated[Optional[int], typer.Option(help="Runtime threads (default: the target profile's; capped at this machine's cores when measured here).")]
+Runs = Annotated[int, typer.Option(help="Timed runs.")]
+Warmup = Annotated[int, typer.Option(help="Untimed warm-up runs after the first inference.")]
+
+
+def _ssh(identity, known_hosts, accept_new, remote_python, timeout=None):
+    from edgekit.bench.remote import SshOptions
+
+    return SshOptions(identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new,
+                      remote_python=remote_python, timeout=timeout)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+class _Bar:
+    """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line."""
+
+    def __init__(self, prefix: str = ""):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=_console(stderr=True), transient=True)
+        self.prefix, self.task, self.stage, self.shown = prefix, None, None, -1
+
+    def __call__(self, stage: str, done: int, total: int, prefix: str | None = None) -> None:
+        label = f"{prefix or self.prefix}{stage}"
+        if label != self.stage:
+            self.stage, self.shown = label, -1
+            self.progress.console.print(f"[dim]{label} ({total})…[/]")
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task(label, total=total)
+        if done == total or done - self.shown >= max(1, total // 500):  # cheap: called between timed runs
+            self.shown = done
+            self.progress.update(self.task, completed=done)
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+
+def print_bench(r: dict) -> None:
+    from rich.table import Table
+
+    from edgekit.bench import where_line
+
+    con = _console()
+    rt = r["runtime"]
+    title = f"{Path(r['model']['path']).name}: {rt['name']} {rt['version']}, {r['threads']} thread(s)"
+    if rt.get("accelerator"):
+        title += f", accelerator {rt['accelerator']['requested']} (fully accelerated: {rt['accelerator']['fully_accelerated']})"
+    t = Table(title=title, show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("", justify="right")
+    lat = r["latency_ms"] or {}
+    rss = r.get("peak_rss_bytes")
+    t.add_row("latency ms p50 / p90 / p99", " / ".join(f"{lat[k]:.4f}" if k in lat else "-" for k in ("p50", "p90", "p99")))
+    t.add_row("latency ms mean ± std", f"{lat['mean']:.4f} ± {lat['std']:.4f}" if lat else "-")
+    t.add_row("latency ms min / max", f"{lat['min']:.4f} / {lat['max']:.4f}" if lat else "-")
+    t.add_row("timed runs (warm-up)", f"{r['runs']} of {r['runs_requested']} ({r['warmup']})")
+    t.add_row("init / first inference ms", f"{r['init_ms']:.2f} / {r['first_inference_ms']:.3f}")
+    t.add_row("peak RSS", "-" if rss is None else f"{rss / 2**20:.0f} MiB")
+    con.print(t)
+    if r.get("accuracy"):
+        a = r["accuracy"]
+        con.print(f"top-1 accuracy {a['top1']:.2%} on {a['samples']} samples of {a['data']} (with {rt['name']} {rt['version']})")
+    con.print(f"model sha256 {r['model']['sha256']}, {r['model']['bytes']:,} bytes")
+    con.print(f"[bold yellow]{where_line(r)}[/]")
+    if r["interrupted"]:
+        con.print(f"[bold red]INTERRUPTED[/] after {r['runs']} of {r['runs_requested']} timed runs: partial result")
+
+
+def bench(
+    model: Annotated[Path, typer.Argument(help="A .tflite or .onnx file.")],
+    threads: Annotated[int, typer.Option(help="Runtime threads.")] = 1,
+    runs: Runs = 100,
+    warmup: Warmup = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = 0,
+    inputs: Annotated[Optional[Path], typer.Option(help="Input batch from an .npy/.npz (default: seeded random).")] = None,
+    eval_data: Annotated[Optional[Path], typer.Option(help=".npz with x, y: top-1 accuracy with the runtime that is timed.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="Force ai_edge_litert | tflite_runtime | tensorflow | onnxruntime.")] = None,
+    accelerator: Annotated[str, typer.Option(help="none (classic interpreter) | cpu | gpu (LiteRT 2.x CompiledModel).")] = "none",
+    require_full_acceleration: Annotated[bool, typer.Option(help="With --accelerator gpu: fail unless every op runs on the GPU.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the edgekit.bench/1 result JSON here.")] = None,
+    device: Device = None,
+    identity: Identity = None,
+    known_hosts: KnownHosts = None,
+    accept_new_host_key: AcceptNew = False,
+    remote_python: RemotePython = "python3",
+    timeout: Annotated[Optional[float], typer.Option(help="With --device: stop the benchmark after this many seconds.")] = None,
+) -> None:
+    """Measure latency (and optionally accuracy) of a .tflite/.onnx model here or on a device over ssh."""
+    from edgekit.bench import BenchOptions
+    from edgekit.bench import bench as run_bench
+    from edgekit.hashing import atomic_write_json
+
+    opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed, inputs=inputs, eval_data=eval_data,
+                        runtime=runtime, accelerator=accelerator, require_full_acceleration=require_full_acceleration)
+    ssh = _ssh(identity, known_hosts, accept_new_host_key, remote_python, timeout)
+    try:
+        with _Bar(prefix=f"{device}: " if device else "") as bar:
+            result = run_bench(model, opts, device=device, ssh=ssh, progress=bar)
+    except KeyboardInterrupt:
+        _console(stderr=True).print("[bold red]interrupted[/] before any timed run: no result")
+        raise typer.Exit(130) from None
+    if json_out is not None:
+        atomic_write_json(json_out, result)
+    print_bench(result)
+    if json_out is not None:
+        _console().print(f"wrote {json_out}")
+    if result["interrupted"]:
+        raise typer.Exit(130)
+
+
+def harness(
+    write: Annotated[Optional[Path], typer.Option("--write", help="Write the harness into this folder (as edgekit_harness.py) instead of printing it.")] = None,
+) -> None:
+    """Print the one-file device harness (stdlib + numpy; Python 3.9+), to copy to a device and run there."""
+    from edgekit.bench import harness_source, write_harness
+
+    if write is None:
+        sys.stdout.write(harness_source())
+        return
+    path = write_harness(write)
+    _console(stderr=True).print(f"wrote {path}; on the device: python3 {path.name} model.tflite --threads 4 --json result.json")
+
+
+def sweep(
+    model: Annotated[Path, typer.Argument(help="A .keras / .h5 file, a SavedModel folder or an .onnx file.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or path.")] = "rpi",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for sweep.json, sweep.md, pareto.png and the artifacts.")] = Path("sweep"),
+    calibration: Annotated[Optional[str], typer.Option(help="Calibration data (.npz/.npy/images dir); int8/int16x8 variants need it.")] = None,
+    calibration_samples: Annotated[int, typer.Option(help="Calibration samples to draw (seeded).")] = 200,
+    eval_data: Annotated[Optional[Path], typer.Option(help="Held-out .npz with labels: the accuracy axis.")] = None,
+    variants: Annotated[Optional[str], typer.Option(help="Comma-separated variant names (default: all the target allows).")] = None,
+    max_accuracy_drop: Annotated[float, typer.Option(help="Recommend the fastest variant at most this many accuracy points below the source.")] = 1.0,
+    threads: Threads = None,
+    runs: Runs = 100,
+    warmup: Warmup = 10,
+    seed: Annotated[int, typer.Option(help="Seed for calibration sampling and random inputs.")] = 0,
+    device: Device = None,
+    identity: Identity = None,
+    known_hosts: KnownHosts = None,
+    accept_new_host_key: AcceptNew = False,
+    remote_python: RemotePython = "python3",
+) -> None:
+    """Build every variant a target allows, validate and benchmark each, recommend one; table + Pareto plot."""
+    import os
+
+    from edgekit.bench import BenchOptions
+    from edgekit.bench.sweep import sweep as run_sweep
+    from edgekit.bench.sweep_report import markdown, where_text
+    from edgekit.targets import load_target
+
+    profile = load_target(target)
+    if threads is None:
+        threads = profile.default_threads if device else min(profile.default_threads, os.cpu_count() or 1)
+    opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed)
+    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
+    bar = _Bar()
+    with bar:
+        res = run_sweep(model, target=profile, output_dir=output, calibration=calibration, calibration_samples=calibration_samples,
+                        eval_data=eval_data, variants=names, max_accuracy_drop=max_accuracy_drop, options=opts, device=device,
+                        ssh=_ssh(identity, known_hosts, accept_new_host_key, remote_python), seed=seed,
+                        on_event=lambda v, stage, d, t: bar(stage, d, t, prefix=f"{v}: "))
+    sys.stdout.write(markdown(res.data))
+    con = _console()
+    con.print(f"[bold yellow]latency {where_text(res.data)}[/]")
+    con.print("wrote " + ", ".join(str(p) for p in res.paths.values()))
+    if res.interrupted:
+        con.print(f"[bold red]INTERRUPTED[/]: partial sweep ({len(res.data['rows'])} of {len(res.data['planned'])} variants)")
+        raise typer.Exit(130)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("harness")(harness)
+    app.command("sweep")(sweep)
