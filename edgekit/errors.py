@@ -31,3 +31,7 @@ class ConversionError(EdgekitError):
 
 class RuntimeUnavailableError(EdgekitError):
     """No runtime is installed that can run the artifact."""
+
+
+class DeviceError(EdgekitError):
+    """A device could not be reached (ssh: connection, authentication, host key) or a command on it failed."""

@@ -52,3 +52,66 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         text=True,
         env={**os.environ, "COLUMNS": "200", "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
+
+
+@pytest.fixture(scope="session")
+def bench_models(example, tmp_path_factory):
+    """The example CNN as artifacts to benchmark: int8 .tflite (int8 IO), fp32 .tflite and fp32 .onnx."""
+    from types import SimpleNamespace
+
+    from edgekit import api
+
+    out = tmp_path_factory.mktemp("bench_models")
+    i8 = api.convert(example.model, target="rpi", output_dir=out / "int8", calibration=example.train, eval_data=example.test)
+    f32 = api.convert(example.model, target="rpi", output_dir=out / "fp32", precision="fp32", eval_data=example.test)
+    onnx = api.convert(example.model, target="rpi", output_dir=out / "onnx", precision="fp32", formats=["onnx"])
+    with np.load(example.test) as z:
+        n_test = len(z["y"])
+    return SimpleNamespace(
+        int8=i8.artifact_paths[0],
+        fp32=f32.artifact_paths[0],
+        onnx=onnx.artifact_paths[0],
+        test=example.test,
+        n_test=n_test,
+        int8_accuracy=i8.manifest["validation"]["accuracy"]["artifact"],
+        fp32_accuracy=f32.manifest["validation"]["accuracy"]["artifact"],
+    )
+
+
+@pytest.fixture(scope="session")
+def digits_onnx(example, tmp_path_factory):
+    """The trained example CNN rebuilt by hand with onnx.helper (NCHW, dynamic batch), NCHW data beside it."""
+    from types import SimpleNamespace
+
+    import onnx_nets
+
+    d = tmp_path_factory.mktemp("digits_onnx")
+    weights = onnx_nets.keras_weights(example.model)
+    return SimpleNamespace(
+        weights=weights,
+        model=onnx_nets.save(onnx_nets.digits_graph(weights), d / "digits_by_hand.onnx"),
+        train=onnx_nets.nchw_npz(example.train, d / "train_nchw.npz"),
+        test=onnx_nets.nchw_npz(example.test, d / "test_nchw.npz"),
+        dir=d,
+    )
+
+
+def run_cli_interrupted(*args: str, when: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the CLI in a subprocess and send it SIGINT (Ctrl-C) once ``when`` appears on its stderr."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgekit", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
+    )
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if when in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "".join(seen) + stderr)
