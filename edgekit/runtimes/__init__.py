@@ -38,6 +38,19 @@ class TensorInfo:
         return np.asarray(q, dtype=np.float32)
 
 
+class Runner:
+    """What every runner shares: use it as a context manager; ``close()`` releases the runtime."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def open_runner(runtime: str, model: bytes | str | Path, *, threads: int = 1):
     """Open ``model`` (bytes or a path) with the runner registered as ``runtime``."""
     mod, cls = RUNTIMES[runtime].split(":")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ModelLoadError, RuntimeUnavailableError
-from edgekit.runtimes import TensorInfo
+from edgekit.runtimes import Runner, TensorInfo
 
 # ONNX TensorProto element type name (as ORT reports it: "tensor(float)") -> numpy dtype name
 _ORT_TYPES = {
@@ -93,7 +93,7 @@ def max_opset() -> int:
     return 13
 
 
-class OrtRunner:
+class OrtRunner(Runner):
     name = "onnxruntime"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1):
@@ -117,9 +117,3 @@ class OrtRunner:
 
     def close(self) -> None:
         self._sess = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
