@@ -23,6 +23,16 @@ def _unsupported_ops(log: str) -> list[str]:
     return ops
 
 
+_FAKE_QUANT_OPS = frozenset({"FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel", "FakeQuantWithMinMaxArgs"})
+
+
+def has_fake_quant(concrete) -> bool:
+    """Whether a traced graph holds fake-quantization nodes (a quantization-aware-trained model)."""
+    gd = concrete.graph.as_graph_def()
+    nodes = [n for n in gd.node] + [n for f in gd.library.function for n in f.node_def]
+    return any(n.op in _FAKE_QUANT_OPS for n in nodes)
+
+
 def convert(
     model: SourceModel,
     precision: Precision,
@@ -33,22 +43,34 @@ def convert(
     """Return the ``.tflite`` flatbuffer for ``model`` at ``precision``.
 
     ``calibration`` (float32, (N, *sample_shape)) is required for the full-integer precisions; samples are
-    fed in their given order, one at a time, so the same data gives the same ranges.
+    fed in their given order, one at a time, so the same data gives the same ranges. A graph with fake-quant
+    nodes (QAT) converts to int8 with its learned ranges, without calibration.
     """
     if model.tf_function is None:
         raise ConversionError(f"{model.path}: {model.format} models cannot be converted to TFLite by edgekit")
-    if precision.needs_calibration and calibration is None:
-        raise ValueError("full-integer conversion needs calibration samples")
     tf = _tf()
     fn = model.tf_function(1)
     concrete = fn.get_concrete_function()
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
-    if precision == Precision.FP16:
+    qat = has_fake_quant(concrete)
+    if qat and precision != Precision.INT8:
+        raise ConversionError(
+            f"{model.path}: the model holds fake-quantization nodes (quantization-aware training), which convert "
+            f"to int8 only, not {precision.value}: use --precision int8"
+        )
+    if qat:  # the learned ranges quantize the graph; no representative dataset (it would re-calibrate them)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if io_dtype in ("int8", "uint8"):
+            conv.inference_input_type = getattr(tf, io_dtype)
+            conv.inference_output_type = getattr(tf, io_dtype)
+    elif precision == Precision.FP16:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
     elif precision == Precision.DYNAMIC:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
     elif precision.full_integer:
+        if calibration is None:
+            raise ValueError("full-integer conversion needs calibration samples")
         samples = np.asarray(calibration, dtype=np.float32)
 
         def representative():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import RuntimeUnavailableError
-from edgekit.runtimes import TensorInfo
+from edgekit.runtimes import Runner, TensorInfo
 
 
 def _info(d: dict) -> TensorInfo:
@@ -21,7 +21,7 @@ def _info(d: dict) -> TensorInfo:
     )
 
 
-class LiteRTRunner:
+class LiteRTRunner(Runner):
     name = "litert"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1, default_delegates: bool = True):
@@ -74,17 +74,15 @@ class LiteRTRunner:
     def tensor_details(self) -> list[dict]:
         return self._it.get_tensor_details()
 
+    def tensor(self, index: int) -> np.ndarray:
+        """A copy of one tensor's stored data (e.g. a weight buffer, as the artifact holds it)."""
+        return np.array(self._it.get_tensor(index))
+
     def ops(self) -> list[dict]:
         return self._it._get_ops_details()
 
     def close(self) -> None:
         self._it = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _natural(name: str):
