@@ -16,6 +16,7 @@ from edgekit.errors import CalibrationError, ConfigError
 from edgekit.export import RUNTIME_OF_FORMAT, get_emitter
 from edgekit.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes
 from edgekit.manifest import SCHEMA_VERSION, tool_versions
+from edgekit.optimize.options import OptimizeOptions
 from edgekit.quantize.calibration import RANDOM, Dataset, ImageOptions, load_data, random_data, split
 from edgekit.targets import Precision, TargetProfile, load_target
 
@@ -89,8 +90,12 @@ def convert(
     model=None,
     on_stage: Callable[[str], None] = _noop,
     emit_options: dict | None = None,
+    load_options: dict | None = None,
+    optimize: OptimizeOptions | None = None,
 ) -> ConvertResult:
-    """Convert one model for one target. ``model`` may pass an already loaded/optimized SourceModel."""
+    """Convert one model for one target. ``model`` may pass an already loaded/optimized SourceModel.
+    ``load_options`` go to the loader (e.g. ``input_shape`` for ONNX); ``emit_options`` to every emitter.
+    ``optimize`` prunes and/or QAT-fine-tunes the loaded Keras model before emission (edgekit.optimize)."""
     from edgekit.models import load_model
 
     profile = target if isinstance(target, TargetProfile) else load_target(target)
@@ -101,7 +106,14 @@ def convert(
 
     on_stage("loading model")
     if model is None:
-        model = load_model(model_path, unsafe=unsafe)
+        model = load_model(model_path, unsafe=unsafe, **(load_options or {}))
+    if (load_options or {}).get("input_shape") and model.format != "onnx":
+        raise ConfigError(f"{model.path}: --input-shape applies to ONNX models only; a {model.format} model has its own")
+    if "tflite" in fmts and model.tf_function is None:
+        raise ConfigError(
+            f"{model.path}: {model.format.upper()} models cannot be converted to TFLite by edgekit (there is no "
+            "TensorFlow graph to convert). Use --format onnx, or an onnxruntime target such as x86-ort or arm64-ort"
+        )
     if len(model.inputs) != 1:
         raise ConfigError(
             f"{model.path}: the model has {len(model.inputs)} inputs; edgekit convert supports single-input models"
@@ -120,9 +132,14 @@ def convert(
         calib_ds = load_data(calibration, spec, image_options)
     eval_ds = load_data(eval_data, spec, image_options) if eval_data is not None else None
 
-    prec, fallback = resolve_precision(profile, precision, calib_ds is not None)
+    qat = optimize is not None and optimize.qat  # QAT learns its ranges: no calibration needed for int8
+    prec, fallback = resolve_precision(profile, precision, calib_ds is not None or qat)
     if fallback:
         warnings.append(fallback)
+    if optimize is not None and optimize.active:
+        from edgekit.optimize.pipeline import check_plan
+
+        check_plan(optimize, model, profile, prec, fmts)
 
     calib_used: Dataset | None = None
     holdout: Dataset | None = None
@@ -138,6 +155,14 @@ def convert(
         val_ds = random_data(spec, VALIDATION_RANDOM_SAMPLES, seed + 1)
         val_kind = "random (no --eval-data or real calibration data: fidelity on noise only, no accuracy)"
         warnings.append("validated on seeded random inputs only; pass --eval-data FILE.npz for meaningful numbers")
+
+    optimized = None
+    if optimize is not None and optimize.active:
+        from edgekit.optimize.pipeline import optimize as run_optimize
+
+        model, optimized = run_optimize(model, optimize, val=val_ds, seed=seed, image_options=image_options,
+                                        on_stage=on_stage)
+        warnings.extend(optimized.warnings)
 
     on_stage("running the source model")
     from edgekit.validate import predict_runner, predict_source, validate
@@ -183,6 +208,8 @@ def convert(
             )
         warnings.extend(f"{fname}: {n}" for n in art.notes)
         artifacts.append((entry, art))
+        if optimized is not None:
+            optimized.add_artifact(fname, art)
 
     cross = None
     if len(outputs_by_format) > 1:
@@ -238,6 +265,7 @@ def convert(
             k: artifacts[0][0]["validation"][k] for k in ("max_abs_error", "cosine", "top1_agreement", "accuracy")
         },
         "cross_format_agreement": cross,
+        "optimization": None if optimized is None else optimized.manifest(),
         "warnings": warnings,
         "tool_versions": tool_versions(),
     }
@@ -251,3 +279,66 @@ def convert(
     mpath = out / "manifest.json"
     atomic_write_json(mpath, manifest)
     return ConvertResult(manifest=manifest, manifest_path=mpath, artifact_paths=paths, warnings=warnings)
+
+
+def build(
+    config: str | Path,
+    *,
+    output_dir: str | Path = "build",
+    shard: tuple[int, int] | None = None,
+    cache_dir: str | Path | None = None,
+    force: bool = False,
+):
+    """Build every (model, target, variant) cell of a build config (edgekit.yaml) into ``output_dir``:
+    ``cells/<cell-id>/`` + ``index.json``, reusing unchanged cells. Returns a BuildResult (``.index``,
+    ``.failed``). See :mod:`edgekit.build`."""
+    from edgekit.build.runner import build as run_build
+
+    return run_build(config, output_dir, shard=shard, cache_dir=cache_dir, force=force)
+
+
+def merge(shard_dirs: list[str | Path], *, output_dir: str | Path = "build") -> dict:
+    """Merge the folders of ``build(shard=(k, n))`` runs into one build folder; returns its index."""
+    from edgekit.build.merge import merge as run_merge
+
+    return run_merge(shard_dirs, output_dir)
+
+
+def report(
+    build_dir: str | Path,
+    *,
+    baseline: str | Path | None = None,
+    bench: list[str | Path] | None = None,
+    formats: list[str] | None = None,
+    output_dir: str | Path | None = None,
+    save_baseline: str | Path | None = None,
+) -> dict:
+    """Check a build folder against its thresholds and ``baseline``; with ``output_dir`` write ``formats``
+    (default: all of edgekit.report.REPORT_FORMATS). Returns the report dict (``["passed"]``, ``["failures"]``)."""
+    from edgekit.report import REPORT_FORMATS, make_report, write_report
+    from edgekit.report.checks import save_baseline as write_baseline
+
+    rep = make_report(build_dir, baseline=baseline, bench=bench)
+    if output_dir is not None:
+        write_report(rep, list(formats or REPORT_FORMATS), output_dir)
+    if save_baseline is not None:
+        write_baseline(rep["rows"], save_baseline)
+    return rep
+
+
+def bench(model_path: str | Path, *, device: str | None = None, ssh=None, progress=None, **options) -> dict:
+    """Benchmark a .tflite/.onnx artifact here, or on ``device`` (``ssh://user@host[:port]``; ``ssh`` is an
+    :class:`edgekit.bench.remote.SshOptions`). ``options`` are :class:`edgekit.bench.BenchOptions` fields
+    (threads, runs, warmup, seed, inputs, eval_data, runtime, accelerator). Returns the ``edgekit.bench/1``
+    dict; ``["where"]`` says where it was measured."""
+    from edgekit.bench import BenchOptions
+    from edgekit.bench import bench as _bench
+
+    return _bench(model_path, BenchOptions(**options), device=device, ssh=ssh, progress=progress)
+
+
+def sweep(model_path: str | Path, **kwargs):
+    """Build, validate and benchmark every variant a target allows; see :func:`edgekit.bench.sweep.sweep`."""
+    from edgekit.bench.sweep import sweep as _sweep
+
+    return _sweep(model_path, **kwargs)

@@ -57,6 +57,24 @@ def _image_options(normalize, mean, std, image_size):
         raise ConfigError(f"image options: {msgs}") from None
 
 
+_OPT = "Optimize (prune / QAT)"
+
+
+def _optimize_options(prune, include, exclude, qat, train_data, epochs, batch_size, loss, learning_rate):
+    """OptimizeOptions from the convert flags, or None when no optimization flag is given."""
+    if prune is None and not qat and train_data is None and not include and not exclude:
+        return None
+    from edgekit.optimize.options import OptimizeOptions
+
+    def globs(values):
+        return tuple(g.strip() for v in values or () for g in v.split(",") if g.strip())
+
+    return OptimizeOptions.from_flags(
+        prune=prune, prune_include=globs(include), prune_exclude=globs(exclude), qat=qat, train_data=train_data,
+        epochs=epochs, batch_size=batch_size, loss=loss, learning_rate=learning_rate,
+    )
+
+
 def print_summary(manifest: dict, warnings: list[str], out_dir: Path) -> None:
     from rich.table import Table
 
@@ -90,6 +108,11 @@ def print_summary(manifest: dict, warnings: list[str], out_dir: Path) -> None:
     if manifest.get("cross_format_agreement"):
         c = manifest["cross_format_agreement"]
         con.print(f"{' vs '.join(c['between'])}: max |err| {c['max_abs_error']:.4g}, top-1 agree {c['top1_agreement']}")
+    if manifest.get("optimization"):
+        from edgekit.optimize.summary import lines
+
+        for line in lines(manifest["optimization"]):
+            con.print(line)
     for w in warnings:
         con.print(f"[bold yellow]warning:[/] {w}")
     con.print(f"wrote {out_dir / 'manifest.json'}")
@@ -112,12 +135,31 @@ def convert(
     seed: Annotated[int, typer.Option(help="Seed for sampling calibration and validation data.")] = 0,
     unsafe_deserialization: Annotated[bool, typer.Option("--unsafe-deserialization", help="Allow .keras files that contain code (Lambda layers). Only for models you trust.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of the summary.")] = False,
+    calibration_method: Annotated[Optional[str], typer.Option(help="ONNX int8: minmax | percentile | entropy (default: the profile's).", rich_help_panel="ONNX")] = None,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset to emit (default: the profile's onnx.opset, or an ONNX model's own).", rich_help_panel="ONNX")] = None,
+    input_shape: Annotated[Optional[str], typer.Option(help="ONNX models with dynamic dimensions: 1,3,32,32 or NAME:1,3,32,32.", rich_help_panel="ONNX")] = None,
+    per_channel: Annotated[Optional[bool], typer.Option("--per-channel/--no-per-channel", help="ONNX: per-channel int8 weights (default: the profile's).", rich_help_panel="ONNX")] = None,
+    symmetric_activations: Annotated[Optional[bool], typer.Option("--symmetric-activations/--asymmetric-activations", help="ONNX int8: symmetric int8 or asymmetric uint8 activations (default: the profile's).", rich_help_panel="ONNX")] = None,
+    reduce_range: Annotated[Optional[bool], typer.Option("--reduce-range/--no-reduce-range", help="ONNX: 7-bit weights for x86 CPUs without VNNI (default: the profile's).", rich_help_panel="ONNX")] = None,
+    prune: Annotated[Optional[str], typer.Option(help="Magnitude-prune Conv/Dense/DepthwiseConv kernels (Keras models): a sparsity such as 0.5, or N:M such as 2:4. Needs --train-data.", rich_help_panel=_OPT)] = None,
+    prune_include: Annotated[Optional[list[str]], typer.Option(help="Only prune layers whose name matches these globs (repeat or comma-separate), e.g. 'conv*'.", rich_help_panel=_OPT)] = None,
+    prune_exclude: Annotated[Optional[list[str]], typer.Option(help="Never prune layers whose name matches these globs, e.g. 'probs'.", rich_help_panel=_OPT)] = None,
+    qat: Annotated[bool, typer.Option("--qat", help="Quantization-aware training for int8 (Keras models): fold BatchNorm, fake-quantize, fine-tune. Needs --train-data.", rich_help_panel=_OPT)] = False,
+    train_data: Annotated[Optional[Path], typer.Option(help="Fine-tuning data for --prune/--qat: .npz with x and labels y, or an image folder with one sub-folder per class.", rich_help_panel=_OPT)] = None,
+    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs, for each of pruning and QAT.", rich_help_panel=_OPT)] = 2,
+    batch_size: Annotated[int, typer.Option(help="Fine-tuning batch size.", rich_help_panel=_OPT)] = 32,
+    loss: Annotated[Optional[str], typer.Option(help="Keras loss for fine-tuning (default: the model's compile config), e.g. sparse_categorical_crossentropy.", rich_help_panel=_OPT)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate for fine-tuning (default: 1e-3 pruning, 5e-5 QAT).", rich_help_panel=_OPT)] = None,
 ) -> None:
     """Convert MODEL for a target: quantize, emit, validate against the source, write artifacts + manifest.json."""
     from edgekit import api
 
     opts = _image_options(normalize, mean, std, image_size)
     formats = [f.strip() for f in format.split(",") if f.strip()] if format else None
+    onnx_opts = dict(opset=opset, calibration_method=calibration_method, per_channel=per_channel,
+                     activation_symmetric=symmetric_activations, reduce_range=reduce_range)
+    optimize = _optimize_options(prune, prune_include, prune_exclude, qat, train_data, epochs, batch_size, loss,
+                                 learning_rate)
     err = _console(stderr=True)
     with err.status("converting…") as status:
         result = api.convert(
@@ -133,6 +175,9 @@ def convert(
             seed=seed,
             unsafe=unsafe_deserialization,
             on_stage=lambda s: status.update(f"{s}…"),
+            emit_options={k: v for k, v in onnx_opts.items() if v is not None},
+            load_options={"input_shape": input_shape} if input_shape else None,
+            optimize=optimize,
         )
     if as_json:
         for w in result.warnings:
@@ -190,6 +235,19 @@ def example(
             on_stage=lambda s: status.update(f"{s}…"),
         )
     print_summary(result.manifest, result.warnings, out)
+
+
+# bench, harness, sweep: defined in edgekit/bench/commands.py (light imports only)
+from edgekit.bench.commands import register as _register_bench  # noqa: E402
+
+_register_bench(app)
+
+# build, merge, report: defined in edgekit/build/cli.py and edgekit/report/cli.py (light imports only)
+from edgekit.build.cli import build as _build, merge as _merge  # noqa: E402
+from edgekit.report.cli import report as _report  # noqa: E402
+
+for _cmd in (_build, _merge, _report):
+    app.command()(_cmd)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
