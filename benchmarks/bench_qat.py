@@ -155,7 +155,7 @@ def main() -> None:
     loss = fp32 - ptq_acc
     result = {
         "what": "QAT accuracy recovery: (QAT int8 - PTQ int8) / (fp32 - PTQ int8), Fashion-MNIST test set (10,000)",
-        "command": ".venv/bin/python benchmarks/bench_qat.py " + " ".join(sys.argv[1:]),
+        "command": " ".join([".venv/bin/python benchmarks/bench_qat.py", *sys.argv[1:]]),
         "where": f"host {platform.machine()} ({platform.processor() or 'cpu'}), LiteRT CPU; accuracy does not depend on it",
         "model": {"name": "densenet_fashion", "params": int(model.count_params()),
                   "why_ptq_loses": "pre-activation BatchNorm after Concatenate cannot fold; TFLite runs it as int8 MUL+ADD"},
