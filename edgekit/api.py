@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import CalibrationError, ConfigError
-from edgekit.export import RUNTIME_OF_FORMAT, get_emitter
+from edgekit.export import get_emitter
 from edgekit.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes
 from edgekit.manifest import SCHEMA_VERSION, tool_versions
 from edgekit.optimize.options import OptimizeOptions
 from edgekit.quantize.calibration import RANDOM, Dataset, ImageOptions, load_data, random_data, split
+from edgekit.runtimes import open_runner
 from edgekit.targets import Precision, TargetProfile, load_target
 
 DEFAULT_CALIBRATION_SAMPLES = 200
@@ -182,8 +183,6 @@ def convert(
             model, profile, prec, None if calib_used is None else calib_used.x, seed=seed, **(emit_options or {})
         )
         on_stage(f"validating {fmt} with {art.runtime}")
-        from edgekit.runtimes import open_runner
-
         with open_runner(art.runtime, art.data, threads=1) as runner:
             art_out = predict_runner(runner, val_ds.x)
             rt_version = runner.version

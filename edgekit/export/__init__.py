@@ -13,8 +13,6 @@ EMITTERS: dict[str, str] = {
     "onnx": "edgekit.export.onnx:emit",
 }
 
-RUNTIME_OF_FORMAT = {"tflite": "litert", "onnx": "onnxruntime"}
-
 
 @dataclass
 class Artifact:

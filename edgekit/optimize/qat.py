@@ -26,7 +26,7 @@ import numpy as np
 
 from edgekit._lazy import keras as _keras
 from edgekit._lazy import tf as _tf
-from edgekit.optimize.fold import FUSED_ACTIVATIONS, activation_name, kind_of
+from edgekit.optimize.fold import activation_name, kind_of
 from edgekit.optimize.graph import consumers, flat_layers, producer, rewrite
 
 EMA_DECAY = 0.99
