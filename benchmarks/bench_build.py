@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.build.runner import build
+from edgekit.workflows.build.runner import build
 from edgekit.report import make_report, write_report
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "ci" / "edgekit.yaml"

@@ -25,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from edgekit.bench import harness, harness_path  # noqa: E402
+from edgekit.bench import harness_path
+from edgekit.runtimes import harness  # noqa: E402
 from edgekit.hashing import atomic_write_json, sha256_file  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def build_mobilenet(path: Path, seed: int = 0) -> None:
     import io
 
     from edgekit._lazy import capture_native_stderr, keras, tf
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
 
     seed_everything(seed)
     model = keras().applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classes=1000)

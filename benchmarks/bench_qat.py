@@ -91,14 +91,14 @@ def main() -> None:
 
     from edgekit._lazy import keras
     from edgekit.api import convert
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
     from edgekit.hashing import atomic_write_json
     from edgekit.manifest import tool_versions
     from edgekit.models import load_model
     from edgekit.models.keras import wrap
     from edgekit.optimize import fold
-    from edgekit.optimize.options import OptimizeOptions
-    from edgekit.validate import accuracy
+    from edgekit.options.optimize import OptimizeOptions
+    from edgekit.fidelity.metrics import accuracy
 
     K = keras()
     (xtr, ytr), (xte, yte) = fashion()

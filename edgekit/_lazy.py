@@ -35,6 +35,12 @@ def keras():
     return _keras
 
 
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow/Keras, and make TF's kernels deterministic."""
+    keras().utils.set_random_seed(seed)
+    tf().config.experimental.enable_op_determinism()
+
+
 class Captured:
     text: str = ""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit._lazy import seed_everything
 from edgekit.hashing import atomic_write_bytes
 
 TEST_FRACTION = 0.2
@@ -45,13 +46,6 @@ def build_cnn(input_shape=(8, 8, 1), classes: int = 10):
     x = k.layers.Dense(64, activation="relu", name="fc1")(x)
     outputs = k.layers.Dense(classes, activation="softmax", name="probs")(x)
     return k.Model(inputs, outputs, name="digits_cnn")
-
-
-def seed_everything(seed: int) -> None:
-    from edgekit._lazy import keras, tf
-
-    keras().utils.set_random_seed(seed)
-    tf().config.experimental.enable_op_determinism()
 
 
 def make_example(workdir: str | Path, *, seed: int = 0, epochs: int = 12, verbose: int = 0) -> ExampleFiles:

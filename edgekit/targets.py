@@ -68,6 +68,7 @@ class TargetProfile(BaseModel):
     static_shapes: bool = True
     default_threads: int = Field(1, ge=1, le=64)
     memory_budget_mb: float | None = Field(None, gt=0)
+    min_cosine: float | None = Field(0.99, ge=-1, le=1)  # the fidelity gate's default (--min-cosine overrides)
     onnx: OnnxOptions = OnnxOptions()
     source: str = ""  # where the profile was loaded from (filled in by the loader)
 

@@ -59,12 +59,12 @@ def bench_models(example, tmp_path_factory):
     """The example CNN as artifacts to benchmark: int8 .tflite (int8 IO), fp32 .tflite and fp32 .onnx."""
     from types import SimpleNamespace
 
-    from edgekit import api
+    import kw
 
     out = tmp_path_factory.mktemp("bench_models")
-    i8 = api.convert(example.model, target="rpi", output_dir=out / "int8", calibration=example.train, eval_data=example.test)
-    f32 = api.convert(example.model, target="rpi", output_dir=out / "fp32", precision="fp32", eval_data=example.test)
-    onnx = api.convert(example.model, target="rpi", output_dir=out / "onnx", precision="fp32", formats=["onnx"])
+    i8 = kw.convert(example.model, target="rpi", output_dir=out / "int8", calibration=example.train, eval_data=example.test)
+    f32 = kw.convert(example.model, target="rpi", output_dir=out / "fp32", precision="fp32", eval_data=example.test)
+    onnx = kw.convert(example.model, target="rpi", output_dir=out / "onnx", precision="fp32", formats=["onnx"])
     with np.load(example.test) as z:
         n_test = len(z["y"])
     return SimpleNamespace(
@@ -73,8 +73,8 @@ def bench_models(example, tmp_path_factory):
         onnx=onnx.artifact_paths[0],
         test=example.test,
         n_test=n_test,
-        int8_accuracy=i8.manifest["validation"]["accuracy"]["artifact"],
-        fp32_accuracy=f32.manifest["validation"]["accuracy"]["artifact"],
+        int8_accuracy=i8.manifest.to_json()["validation"]["accuracy"]["artifact"],
+        fp32_accuracy=f32.manifest.to_json()["validation"]["accuracy"]["artifact"],
     )
 
 
@@ -115,3 +115,29 @@ def run_cli_interrupted(*args: str, when: str, timeout: float = 120) -> subproce
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "".join(seen) + stderr)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_manifest_validates(tmp_path_factory):
+    """At the end of the session: every manifest.json the tests wrote validates against the shipped schema."""
+    yield
+    import json
+
+    import jsonschema
+
+    from edgekit.manifest import SCHEMA_VERSION, shipped_schema
+
+    schema, bad, n = shipped_schema(), [], 0
+    for path in tmp_path_factory.getbasetemp().rglob("manifest.json"):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue  # a test's deliberately broken file
+        if not (isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION):
+            continue
+        n += 1
+        try:
+            jsonschema.validate(data, schema)
+        except jsonschema.ValidationError as exc:
+            bad.append(f"{path}: {exc.message}")
+    assert not bad, f"{len(bad)} of {n} manifests do not validate against the schema:\n" + "\n".join(bad[:5])

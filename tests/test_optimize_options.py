@@ -3,7 +3,7 @@
 import pytest
 
 from edgekit.errors import ConfigError
-from edgekit.optimize.options import DEFAULT_LR_PRUNE, DEFAULT_LR_QAT, OptimizeOptions
+from edgekit.options.optimize import DEFAULT_LR_PRUNE, DEFAULT_LR_QAT, OptimizeOptions
 from tests.conftest import run_cli
 
 

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.api import convert
+from kw import convert
 from edgekit.errors import ConfigError
 from edgekit.hashing import sha256_file
 from edgekit.optimize import prune as P
-from edgekit.optimize.options import OptimizeOptions
+from edgekit.options.optimize import OptimizeOptions
 from edgekit.runtimes.litert import LiteRTRunner
 from tests.conftest import run_cli
 
@@ -55,7 +55,7 @@ def test_prune_50_percent_keeps_accuracy_and_the_artifact_is_sparse(example, tmp
     opts = OptimizeOptions.from_flags(prune="0.5", train_data=example.train, epochs=2)
     r = convert(example.model, target="rpi", output_dir=tmp_path / "a", calibration=example.train,
                 eval_data=example.test, optimize=opts, seed=0)
-    m = r.manifest
+    m = r.manifest.to_json()
     art = m["artifacts"][0]
     assert art["precision"] == "int8" and art["float_ops"] == []
     kernels = artifact_kernels(r.artifact_paths[0])
@@ -96,12 +96,12 @@ def test_prune_2_4_is_verified_block_by_block_in_the_artifact(example, tmp_path)
         assert (kernels[name] == 0).mean() >= 0.5
     assert (kernels["probs"] == 0).mean() < 0.05  # excluded
     assert (kernels["conv1"] == 0).mean() < 0.05  # 1 input channel: cannot hold 2:4 blocks
-    pr = r.manifest["optimization"]["pruning"]
+    pr = r.manifest.to_json()["optimization"]["pruning"]
     skipped = {s["layer"]: s["reason"] for s in pr["skipped"]}
     assert skipped == {"conv1": "1 input channels is not a multiple of M=4", "probs": "excluded by --prune-exclude"}
-    rows = r.manifest["optimization"]["artifacts"][0]["kernels"]
+    rows = r.manifest.to_json()["optimization"]["artifacts"][0]["kernels"]
     assert {k["layer"]: k["nm_violations"] for k in rows} == {"conv2": 0, "fc1": 0}
-    assert r.manifest["validation"]["accuracy"]["artifact"] >= 0.9
+    assert r.manifest.to_json()["validation"]["accuracy"]["artifact"] >= 0.9
 
 
 def test_selection_errors_name_the_flag(example):

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.api import convert
+from kw import convert
 from edgekit.errors import ConfigError
-from edgekit.optimize.options import OptimizeOptions
+from edgekit.options.optimize import OptimizeOptions
 from edgekit.runtimes.litert import LiteRTRunner
 
 INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE"}
@@ -49,7 +49,7 @@ def build_mobilenet_like():
 @pytest.fixture(scope="module")
 def small_fashion(fashion, tmp_path_factory):
     from edgekit._lazy import keras
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
 
     (xtr, ytr), (xte, yte) = fashion
     root = tmp_path_factory.mktemp("qat")
@@ -76,7 +76,7 @@ def test_qat_folds_bn_and_converts_with_learned_ranges(small_fashion, tmp_path):
     model, train, test = small_fashion
     opts = OptimizeOptions.from_flags(qat=True, train_data=train, epochs=1)
     r = convert(model, target="rpi", output_dir=tmp_path, eval_data=test, optimize=opts)  # no calibration needed
-    m = r.manifest
+    m = r.manifest.to_json()
     art = m["artifacts"][0]
     assert art["precision"] == "int8" and art["io_dtype"] == "int8" and art["float_ops"] == []
     q = m["optimization"]["qat"]
@@ -111,7 +111,7 @@ def test_prune_and_qat_give_a_full_int8_rpi_artifact(small_fashion, tmp_path):
     model, train, test = small_fashion
     opts = OptimizeOptions.from_flags(prune="2:4", qat=True, train_data=train, epochs=1)
     r = convert(model, target="rpi", output_dir=tmp_path, calibration=train, eval_data=test, optimize=opts)
-    m = r.manifest
+    m = r.manifest.to_json()
     art = m["artifacts"][0]
     assert art["precision"] == "int8" and art["io_dtype"] == "int8" and art["float_ops"] == []
     assert [p["phase"] for p in m["optimization"]["phases"]] == ["prune", "qat"]
@@ -142,7 +142,7 @@ def test_qat_needs_int8_and_tflite(small_fashion, tmp_path):
 def softsign_model(example, tmp_path_factory):
     """A Sequential digits classifier with an activation TFLite has no int8 kernel for (softsign: ABS, ADD, DIV)."""
     from edgekit._lazy import keras
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
 
     K = keras()
     L = K.layers
@@ -162,7 +162,7 @@ def test_ops_without_int8_kernels_stay_float_and_are_listed_or_refused(softsign_
 
     opts = OptimizeOptions.from_flags(qat=True, train_data=example.train, epochs=1)
     r = convert(softsign_model, target="rpi", output_dir=tmp_path / "rpi", eval_data=example.test, optimize=opts)
-    art = r.manifest["artifacts"][0]
+    art = r.manifest.to_json()["artifacts"][0]
     assert art["float_ops"] == ["ABS", "ADD", "DIV"]
     assert any("ops left in float" in w and "DIV" in w for w in r.warnings)
     with pytest.raises(TargetConstraintError, match="requires a full-integer model.*ABS, ADD, DIV"):
@@ -173,11 +173,11 @@ def test_ops_without_int8_kernels_stay_float_and_are_listed_or_refused(softsign_
 def test_qat_uint8_io_for_coral(example, tmp_path):
     opts = OptimizeOptions.from_flags(qat=True, train_data=example.train, epochs=1)
     r = convert(example.model, target="coral-edgetpu", output_dir=tmp_path, eval_data=example.test, optimize=opts)
-    art = r.manifest["artifacts"][0]
+    art = r.manifest.to_json()["artifacts"][0]
     assert art["io_dtype"] == "uint8" and art["float_ops"] == []
     with LiteRTRunner(r.artifact_paths[0]) as rt:
         assert rt.inputs[0].dtype == "uint8" and rt.outputs[0].dtype == "uint8"
-    v = r.manifest["validation"]
+    v = r.manifest.to_json()["validation"]
     assert v["top1_agreement"] >= 0.97 and v["accuracy"]["artifact"] >= 0.9
     # seeded: fine-tuning, range updates and conversion give the same bytes again
     again = convert(example.model, target="coral-edgetpu", output_dir=tmp_path / "again", eval_data=example.test,

@@ -13,10 +13,11 @@ from ci_example import copy_example, read_config, write_config
 from conftest import run_cli
 from typer.testing import CliRunner
 
-from edgekit.bench import harness
-from edgekit.build.runner import build
+from edgekit.runtimes import harness
+from edgekit.workflows.build.runner import build
 from edgekit.cli import app
-from edgekit.report import REPORT_FORMATS, get_renderer, make_report
+from edgekit.registry import REPORT_FORMATS
+from edgekit.report import get_renderer, make_report
 
 CNN_RPI = "digits_cnn--rpi:tflite"
 
@@ -190,7 +191,7 @@ def test_failed_cells_and_unfinished_builds_fail_the_report(build_dir, tmp_path)
 
 def test_every_registered_format_renders(built):
     rep = make_report(built / "build")
-    for fmt, (filename, _) in REPORT_FORMATS.items():
+    for fmt in REPORT_FORMATS.names():
         text = get_renderer(fmt)(rep)
         assert isinstance(text, str) and len(text) > 200, fmt
     assert json.loads(get_renderer("json")(rep))["passed"] is True

@@ -5,79 +5,17 @@ say where they were measured (``where``; ``where.via`` is ``local`` or the ``ssh
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.errors import CalibrationError, ConfigError, EdgekitError, ModelLoadError, RuntimeUnavailableError
-
-HARNESS_FILE = "edgekit_harness.py"
-SCHEMA = "edgekit.bench/1"  # == harness.SCHEMA (pinned by a test; importing harness here would pull numpy in)
-ERRORS: dict[str, type[EdgekitError]] = {
-    "config": ConfigError,
-    "model": ModelLoadError,
-    "data": CalibrationError,
-    "runtime": RuntimeUnavailableError,
-}
-Progress = Callable[[str, int, int], None]
-
-
-def harness_path() -> Path:
-    return Path(__file__).with_name("harness.py")
-
-
-def harness_source() -> str:
-    return harness_path().read_text()
-
-
-def write_harness(directory: str | Path) -> Path:
-    from edgekit.hashing import atomic_write_bytes
-
-    path = Path(directory) / HARNESS_FILE
-    atomic_write_bytes(path, harness_source().encode())
-    path.chmod(0o755)
-    return path
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """What to measure. Mirrors the harness's command-line options one to one."""
-
-    threads: int = 1
-    runs: int = 100
-    warmup: int = 10
-    seed: int = 0
-    inputs: Path | None = None
-    eval_data: Path | None = None
-    runtime: str | None = None
-    accelerator: str = "none"
-    require_full_acceleration: bool = False
-
-    def __post_init__(self):
-        if self.threads < 1 or self.runs < 1 or self.warmup < 0:
-            raise ConfigError("--threads and --runs must be at least 1, --warmup at least 0")
-        for what, p in (("--inputs", self.inputs), ("--eval-data", self.eval_data)):
-            if p is not None and not Path(p).is_file():
-                raise CalibrationError(f"{what} {p} does not exist; pass an .npy/.npz file")
-
-    def harness_argv(self, model: str, inputs: str | None = None, eval_data: str | None = None) -> list[str]:
-        """Command-line arguments for the harness (file names as the device sees them)."""
-        argv = [model, "--threads", str(self.threads), "--runs", str(self.runs), "--warmup", str(self.warmup)]
-        argv += ["--seed", str(self.seed), "--accelerator", self.accelerator]
-        if inputs:
-            argv += ["--inputs", inputs]
-        if eval_data:
-            argv += ["--eval-data", eval_data]
-        if self.runtime:
-            argv += ["--runtime", self.runtime]
-        if self.require_full_acceleration:
-            argv.append("--require-full-acceleration")
-        return argv
-
+from edgekit.bench.options import (  # noqa: F401  (the public names of edgekit.bench)
+    ERRORS, HARNESS_FILE, SCHEMA, BenchOptions, harness_path, harness_source, write_harness,
+)
+from edgekit.errors import EdgekitError, ModelLoadError
+from edgekit.progress import Progress
 
 def bench_local(model: str | Path, options: BenchOptions = BenchOptions(), progress: Progress | None = None) -> dict:
     """Measure ``model`` on this machine with the harness code itself (the same code a device runs)."""
-    from edgekit.bench import harness
+    from edgekit.runtimes import harness
 
     o = options
     try:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from edgekit.bench import ERRORS, HARNESS_FILE, BenchOptions, Progress, harness_path
+from edgekit.bench.options import ERRORS, HARNESS_FILE, BenchOptions, harness_path
+from edgekit.progress import Progress
 from edgekit.errors import ConfigError, DeviceError, EdgekitError
 
 RESULT = "result.json"

@@ -1,18 +1,13 @@
-"""Artifact emitters. One registry: format name -> "module:function". An emitter takes the loaded model,
+"""Artifact emitters. One registry: :data:`edgekit.registry.EMITTERS`. An emitter takes the loaded model,
 the target profile, the precision and the calibration samples, and returns an :class:`Artifact` in memory;
 the caller validates it and only then writes it (atomically)."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-EMITTERS: dict[str, str] = {
-    "tflite": "edgekit.export.tflite:emit",
-    "onnx": "edgekit.export.onnx:emit",
-}
-
+from edgekit.registry import EMITTERS
 
 @dataclass
 class Artifact:
@@ -27,9 +22,5 @@ class Artifact:
 
 
 def get_emitter(fmt: str):
-    if fmt not in EMITTERS:
-        from edgekit.errors import ConfigError
-
-        raise ConfigError(f"unknown artifact format {fmt!r}; choose from {', '.join(EMITTERS)}")
-    mod, fn = EMITTERS[fmt].split(":")
-    return getattr(importlib.import_module(mod), fn)
+    """The emitter registered for ``fmt`` in :data:`edgekit.registry.EMITTERS` (ConfigError if unknown)."""
+    return EMITTERS.get(fmt)

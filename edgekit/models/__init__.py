@@ -1,65 +1,47 @@
-"""Model loaders. One registry: format name -> module whose ``load(path, sha256=, fmt=, ...)`` returns a
-:class:`~edgekit.models.base.SourceModel`. Formats are detected from the file's content, not its name."""
+"""Model loaders: one registry (:data:`edgekit.registry.LOADERS`), each loader module with a ``sniff(path)``
+telling its format from the content (not the name) and a ``load(path, sha256=, fmt=, ...)`` returning a
+:class:`~edgekit.models.base.SourceModel`."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from edgekit.errors import ModelLoadError
 from edgekit.hashing import sha256_path
 from edgekit.models.base import SourceModel, TensorSpec
-
-# format -> module implementing load(); imported only when a model of that format is loaded
-LOADERS: dict[str, str] = {
-    "keras": "edgekit.models.keras",  # Keras 3 .keras (zip)
-    "h5": "edgekit.models.keras",  # Keras 3 or legacy Keras 2 HDF5
-    "savedmodel": "edgekit.models.savedmodel",
-    "onnx": "edgekit.models.onnx",
-}
-
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+from edgekit.registry import LOADERS
 
 
 def detect_format(path: Path) -> str:
-    """Tell the format from the content: zip (.keras), HDF5 (.h5), a SavedModel folder, ONNX protobuf."""
+    """The registered format whose ``sniff`` recognises ``path``; ModelLoadError with the reason otherwise."""
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file or folder")
+    for entry in LOADERS:
+        if getattr(entry.load(), entry.meta.get("sniff", "sniff"))(path):
+            return entry.name
+    raise ModelLoadError(_unrecognised(path))
+
+
+def _unrecognised(path: Path) -> str:
     if path.is_dir():
-        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
-            return "savedmodel"
-        raise ModelLoadError(
-            f"{path}: a folder, but not a SavedModel (no saved_model.pb inside). "
-            "Pass a .keras/.h5/.onnx file or a SavedModel folder"
-        )
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if not head:
-        raise ModelLoadError(f"{path}: the file is empty")
-    if head.startswith(b"PK\x03\x04"):
-        return "keras"
-    if head == _HDF5_MAGIC:
-        return "h5"
-    if path.suffix.lower() == ".onnx":
-        return "onnx"
-    if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
-        raise ModelLoadError(
-            f"{path}: named like a Keras model but its content is not (no zip/HDF5 header): "
-            "the file is corrupt or truncated. Re-export it from the training code"
-        )
-    if path.suffix.lower() == ".tflite":
-        raise ModelLoadError(f"{path}: already a .tflite artifact; convert the source model it came from")
-    raise ModelLoadError(
-        f"{path}: unknown model format. edgekit reads .keras, .h5 (Keras 3 or legacy Keras 2), "
-        "SavedModel folders and .onnx files"
-    )
+        return (f"{path}: a folder, but not a SavedModel (no saved_model.pb inside). "
+                "Pass a .keras/.h5/.onnx file or a SavedModel folder")
+    if path.stat().st_size == 0:
+        return f"{path}: the file is empty"
+    suffix = path.suffix.lower()
+    if suffix in (".keras", ".h5", ".hdf5"):
+        return (f"{path}: named like a Keras model but its content is not (no zip/HDF5 header): "
+                "the file is corrupt or truncated. Re-export it from the training code")
+    if suffix == ".tflite":
+        return f"{path}: already a .tflite artifact; convert the source model it came from"
+    return f"{path}: unknown model format. {LOADERS.hint}"
 
 
 def load_model(path: str | Path, *, unsafe: bool = False, **options) -> SourceModel:
     path = Path(path)
     fmt = detect_format(path)
-    module = importlib.import_module(LOADERS[fmt])
+    module = LOADERS.get(fmt)
     return module.load(path, sha256=sha256_path(path), fmt=fmt, unsafe=unsafe, **options)
 
 
-__all__ = ["LOADERS", "SourceModel", "TensorSpec", "detect_format", "load_model"]
+__all__ = ["SourceModel", "TensorSpec", "detect_format", "load_model"]

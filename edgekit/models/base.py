@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,21 @@ class SourceModel:
     def name(self) -> str:
         stem = self.path.name if self.path.is_dir() else self.path.stem
         return stem or "model"
+
+    @property
+    def dynamic_inputs(self) -> list[TensorSpec]:
+        """Inputs with a dynamic dimension other than the batch."""
+        return [t for t in self.inputs if any(d is None for d in t.shape[1:])]
+
+    def with_inputs(self, inputs: list[TensorSpec]) -> SourceModel:
+        """This model with fixed input shapes (its ``tf_function`` traces at them)."""
+        if self.tf_function is None:
+            raise ValueError("only TensorFlow-graph models can be re-traced at new input shapes")
+        fn = functools.partial(self.tf_function, specs_in=list(inputs))
+        new = dataclasses.replace(self, inputs=list(inputs), tf_function=fn)
+        if hasattr(self, "_keepalive"):  # a SavedModel's variables live as long as its loaded object
+            new._keepalive = self._keepalive
+        return new
 
     @property
     def input(self) -> TensorSpec:

@@ -13,6 +13,24 @@ from edgekit.errors import ModelLoadError
 from edgekit.models.base import SourceModel, TensorSpec
 
 UNSAFE_FLAG = "--unsafe-deserialization"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _head(path: Path, n: int = 8) -> bytes:
+    if not path.is_file():
+        return b""
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def sniff_keras(path: Path) -> bool:
+    """A Keras 3 ``.keras`` file is a zip archive."""
+    return _head(path).startswith(b"PK\x03\x04")
+
+
+def sniff_h5(path: Path) -> bool:
+    """An HDF5 file (Keras 3 or legacy Keras 2 ``.h5``)."""
+    return _head(path) == _HDF5_MAGIC
 
 
 def _load(path: Path, *, unsafe: bool):
@@ -79,8 +97,8 @@ def wrap(model, *, path: Path, sha256: str, fmt: str = "keras") -> SourceModel:
         ys = y if isinstance(y, (list, tuple)) else [y]
         return [np.asarray(v, dtype=np.float32) for v in ys]
 
-    def tf_function(batch: int = 1):
-        specs = [tf.TensorSpec(s.static(batch), tf.as_dtype(s.dtype), name=s.name) for s in inputs]
+    def tf_function(batch: int = 1, specs_in: list[TensorSpec] | None = None):
+        specs = [tf.TensorSpec(s.static(batch), tf.as_dtype(s.dtype), name=s.name) for s in specs_in or inputs]
 
         @tf.function(input_signature=specs, autograph=False)
         def serve(*xs):

@@ -253,6 +253,11 @@ def opset_of(model) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
+def sniff(path: Path) -> bool:
+    """ONNX has no magic number: a file named ``.onnx`` (the protobuf is checked when it is read)."""
+    return path.is_file() and path.suffix.lower() == ".onnx"
+
+
 def load(path: Path, *, sha256: str, fmt: str = "onnx", input_shape=None, **_) -> SourceModel:
     import onnx
 

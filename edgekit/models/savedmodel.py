@@ -11,6 +11,11 @@ from edgekit.errors import ModelLoadError
 from edgekit.models.base import SourceModel, TensorSpec
 
 
+def sniff(path: Path) -> bool:
+    """A SavedModel is a folder with saved_model.pb (or .pbtxt)."""
+    return path.is_dir() and ((path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file())
+
+
 def load(path: Path, *, sha256: str, fmt: str = "savedmodel", signature: str = "serving_default", **_) -> SourceModel:
     tf = _tf()
     try:
@@ -43,8 +48,8 @@ def load(path: Path, *, sha256: str, fmt: str = "savedmodel", signature: str = "
         res = fn(**{n: tf.constant(x, dtype=kw[n].dtype) for n, x in zip(names, xs)})
         return [np.asarray(res[k], dtype=np.float32) for k in out_keys]
 
-    def tf_function(batch: int = 1):
-        specs = [tf.TensorSpec(s.static(batch), tf.as_dtype(s.dtype), name=s.name) for s in inputs]
+    def tf_function(batch: int = 1, specs_in: list[TensorSpec] | None = None):
+        specs = [tf.TensorSpec(s.static(batch), tf.as_dtype(s.dtype), name=s.name) for s in specs_in or inputs]
 
         @tf.function(input_signature=specs, autograph=False)
         def serve(*xs):

@@ -14,7 +14,7 @@ import numpy as np
 
 from edgekit.errors import ConfigError
 from edgekit.models.base import SourceModel
-from edgekit.optimize.options import OptimizeOptions
+from edgekit.options.optimize import OptimizeOptions
 from edgekit.quantize.calibration import Dataset, ImageOptions
 
 QAT_CALIBRATION_SAMPLES = 1024  # training inputs that set the initial activation ranges
@@ -65,7 +65,7 @@ class Optimized:
 def _accuracy(km, ds: Dataset) -> float | None:
     if ds is None or ds.y is None:
         return None
-    from edgekit.validate import accuracy
+    from edgekit.fidelity.metrics import accuracy
 
     y = np.concatenate([np.asarray(km(ds.x[i : i + 256], training=False)) for i in range(0, len(ds.x), 256)])
     return accuracy([y], ds.y)

@@ -118,7 +118,7 @@ def fine_tune(
     label: str = "fine-tuning",
 ) -> dict:
     """Seeded ``fit`` with Adam; returns the per-epoch history (loss, accuracy when the task is classification)."""
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
 
     keras = _keras()
     seed_everything(seed)

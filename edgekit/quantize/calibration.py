@@ -5,39 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgekit.errors import CalibrationError
 from edgekit.hashing import sha256_array
 from edgekit.models.base import TensorSpec
+from edgekit.options import RANDOM
+from edgekit.options.image import ImageOptions
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
-RANDOM = "random"
-
-
-class ImageOptions(BaseModel):
-    """How a folder of images becomes model inputs. Size and channels default to the model's input."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    normalize: Literal["0..1", "-1..1", "0..255", "mean-std"] = "0..1"
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    size: tuple[int, int] | None = Field(None, description="(height, width); default: the model's")
-
-    @model_validator(mode="after")
-    def _mean_std(self) -> ImageOptions:
-        if self.normalize == "mean-std":
-            if self.mean is None or self.std is None:
-                raise ValueError("normalize: 'mean-std' needs both --mean and --std (e.g. --mean 0.485,0.456,0.406)")
-            if any(s <= 0 for s in self.std):
-                raise ValueError("std: every value must be > 0")
-        elif self.mean is not None or self.std is not None:
-            raise ValueError("mean/std: only used with --normalize mean-std")
-        return self
 
 
 @dataclass

@@ -1,33 +1,23 @@
 """``edgekit report``: accuracy, fidelity, size and latency of every artifact of a build folder, checked
 against the config's thresholds and a saved baseline, written as Markdown, HTML, JSON and JUnit XML.
 
-One registry, :data:`REPORT_FORMATS`: format name -> (file name, "module:function"); a renderer takes the
+One registry, :data:`edgekit.registry.REPORT_FORMATS`: format name -> "module:function" + file name; a renderer takes the
 report dict (the JSON format, :func:`make_report`) and returns the file's text.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 from edgekit.errors import ConfigError
+from edgekit.registry import REPORT_FORMATS
 
 REPORT_SCHEMA = "edgekit.report/1"
 
-REPORT_FORMATS: dict[str, tuple[str, str]] = {
-    "md": ("report.md", "edgekit.report.markdown:render"),
-    "html": ("report.html", "edgekit.report.html:render"),
-    "json": ("report.json", "edgekit.report:render_json"),
-    "junit": ("junit.xml", "edgekit.report.junit:render"),
-}
-
 
 def get_renderer(fmt: str):
-    if fmt not in REPORT_FORMATS:
-        raise ConfigError(f"unknown report format {fmt!r}; choose from {', '.join(REPORT_FORMATS)}")
-    mod, fn = REPORT_FORMATS[fmt][1].split(":")
-    return getattr(importlib.import_module(mod), fn)
+    return REPORT_FORMATS.get(fmt)
 
 
 def render_json(report: dict) -> str:
@@ -36,7 +26,7 @@ def render_json(report: dict) -> str:
 
 def make_report(build_dir: str | Path, *, baseline: str | Path | None = None, bench: list[str | Path] | None = None) -> dict:
     """Collect the rows of ``build_dir``, run the checks; broken checks come first in ``failures``."""
-    from edgekit.build.index import read_index
+    from edgekit.workflows.build.index import read_index
     from edgekit.report.checks import evaluate, load_baseline
     from edgekit.report.collect import load_bench, rows_of
 
@@ -83,7 +73,7 @@ def make_report(build_dir: str | Path, *, baseline: str | Path | None = None, be
 def parse_formats(text: str) -> list[str]:
     fmts = [f.strip() for f in text.split(",") if f.strip()]
     if not fmts:
-        raise ConfigError(f"--format: choose one or more of {', '.join(REPORT_FORMATS)}, comma-separated")
+        raise ConfigError(f"--format: choose one or more of {', '.join(REPORT_FORMATS.names())}, comma-separated")
     for f in fmts:
         get_renderer(f)
     return list(dict.fromkeys(fmts))
@@ -96,7 +86,7 @@ def write_report(report: dict, formats: list[str], output_dir: str | Path) -> li
     texts = {f: get_renderer(f)(report) for f in formats}
     paths = []
     for f, text in texts.items():
-        p = Path(output_dir) / REPORT_FORMATS[f][0]
+        p = Path(output_dir) / REPORT_FORMATS.meta(f)["file"]
         atomic_write_bytes(p, text.encode("utf-8"))
         paths.append(p)
     return paths

@@ -11,14 +11,10 @@ import json
 from pathlib import Path
 
 from edgekit.errors import ConfigError
+from edgekit.fidelity.gate import check_max, fidelity_checks, points
 from edgekit.hashing import atomic_write_json
 
 BASELINE_SCHEMA = "edgekit.baseline/1"
-EPS = 1e-12  # float noise: a value exactly at its limit passes
-
-
-def _pts(v: float) -> str:
-    return f"{v * 100:.2f} points"
 
 
 def _check(name, status, message, value=None, limit=None) -> dict:
@@ -26,13 +22,7 @@ def _check(name, status, message, value=None, limit=None) -> dict:
 
 
 def _max_check(name: str, value, limit: float, what: str, fmt) -> dict:
-    ok = value <= limit + EPS
-    return _check(name, "pass" if ok else "fail", f"{what} {fmt(value)} ({'within' if ok else 'over'} the limit {fmt(limit)})", value, limit)
-
-
-def _min_check(name: str, value, limit: float, what: str) -> dict:
-    ok = value >= limit - EPS
-    return _check(name, "pass" if ok else "fail", f"{what} {value:.6f} ({'at or above' if ok else 'below'} the minimum {limit:g})", value, limit)
+    return check_max(name, value, limit, what, fmt).model_dump()
 
 
 def _growth(v: float) -> str:
@@ -48,18 +38,11 @@ def evaluate(row: dict, base: dict | None, have_baseline: bool) -> list[dict]:
     acc = row["accuracy"]
     no_base = "no baseline given (--baseline FILE)" if not have_baseline else "new artifact: not in the baseline"
 
-    if "max_accuracy_drop" in th:
-        if acc is None:
-            checks.append(_check("accuracy_drop", "skip", "no accuracy: the model's eval_data has no labels"))
-        else:
-            checks.append(_max_check("accuracy_drop", acc["drop"], th["max_accuracy_drop"], "accuracy drop vs the source model:", _pts))
-    if "min_cosine" in th:
-        checks.append(_min_check("cosine", row["cosine"], th["min_cosine"], "mean cosine similarity to the source outputs"))
-    if "min_top1_agreement" in th:
-        if row["top1_agreement"] is None:
-            checks.append(_check("top1_agreement", "skip", "not a classifier output: no top-1 agreement"))
-        else:
-            checks.append(_min_check("top1_agreement", row["top1_agreement"], th["min_top1_agreement"], "top-1 agreement with the source"))
+    checks += [c.model_dump() for c in fidelity_checks(
+        cosine=row["cosine"], top1_agreement=row["top1_agreement"], accuracy=acc,
+        min_cosine=th.get("min_cosine"), max_accuracy_drop=th.get("max_accuracy_drop"),
+        min_top1_agreement=th.get("min_top1_agreement"),
+    )]
     if "max_baseline_accuracy_drop" in th:
         if base is None or acc is None or base.get("accuracy") is None:
             checks.append(_check("baseline_accuracy_drop", "skip", no_base if base is None else "no accuracy to compare"))
@@ -67,7 +50,7 @@ def evaluate(row: dict, base: dict | None, have_baseline: bool) -> list[dict]:
             drop = base["accuracy"] - acc["artifact"]
             checks.append(
                 _max_check("baseline_accuracy_drop", drop, th["max_baseline_accuracy_drop"],
-                           f"accuracy {acc['artifact']:.2%} vs baseline {base['accuracy']:.2%}: drop", _pts)
+                           f"accuracy {acc['artifact']:.2%} vs baseline {base['accuracy']:.2%}: drop", points)
             )
     if "max_size_growth" in th:
         if base is None:

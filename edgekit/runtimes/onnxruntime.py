@@ -1,6 +1,6 @@
 """ONNX Runtime (CPU) runner: the runtime the ``.onnx`` artifacts are validated with.
 
-Same contract as :class:`~edgekit.runtimes.litert.LiteRTRunner`: ``inputs``/``outputs`` (TensorInfo),
+Same contract as :class:`~edgekit.runtimes.litert.LiteRTRunner`: ``inputs``/``outputs`` (harness Tensors),
 ``infer(list of float arrays)`` -> float outputs, ``version``, ``close()``, context manager."""
 
 from __future__ import annotations
@@ -12,13 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ModelLoadError, RuntimeUnavailableError
-from edgekit.runtimes import Runner, TensorInfo
+from edgekit.runtimes import Runner, harness
 
-# ONNX TensorProto element type name (as ORT reports it: "tensor(float)") -> numpy dtype name
-_ORT_TYPES = {
-    "float": "float32", "float16": "float16", "double": "float64", "int8": "int8", "uint8": "uint8",
-    "int16": "int16", "uint16": "uint16", "int32": "int32", "int64": "int64", "bool": "bool",
-}
 _IR_RE = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
 _OPSET_RE = re.compile(r"Opset (\d+) is under development.*?till opset (\d+)", re.S)
 
@@ -29,13 +24,6 @@ def _ort():
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise RuntimeUnavailableError("onnxruntime is not installed: pip install onnxruntime") from exc
     return onnxruntime
-
-
-def _info(arg) -> TensorInfo:
-    kind = arg.type[len("tensor(") : -1] if arg.type.startswith("tensor(") else arg.type
-    # a symbolic or unknown dimension (e.g. a dynamic batch) is reported as 1, the size edgekit feeds
-    shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in (arg.shape or []))
-    return TensorInfo(name=arg.name, shape=shape, dtype=_ORT_TYPES.get(kind, kind))
 
 
 def explain_load_error(exc: Exception, origin: str) -> str:
@@ -59,16 +47,10 @@ def explain_load_error(exc: Exception, origin: str) -> str:
 
 
 def session(model: bytes | str | Path, *, threads: int = 1, origin: str = "model"):
-    """An ``onnxruntime.InferenceSession`` on the CPU, deterministic thread settings, quiet logging."""
-    ort = _ort()
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
-    src = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
+    """An ``onnxruntime.InferenceSession`` on the CPU (the harness's settings), with edgekit's load errors."""
+    _ort()
     try:
-        return ort.InferenceSession(src, sess_options=so, providers=["CPUExecutionProvider"])
+        return harness.ort_session(model, threads)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf classes
         raise ModelLoadError(explain_load_error(exc, origin)) from None
 
@@ -94,26 +76,28 @@ def max_opset() -> int:
 
 
 class OrtRunner(Runner):
+    """The device harness's onnxruntime backend (:class:`edgekit.runtimes.harness.OrtBackend`) as a Runner."""
+
     name = "onnxruntime"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1):
         origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
-        self._sess = session(model, threads=threads, origin=origin)
-        self.inputs = [_info(a) for a in self._sess.get_inputs()]
-        self.outputs = [_info(a) for a in self._sess.get_outputs()]
+        self._b = harness.OrtBackend(origin, threads, session=session(model, threads=threads, origin=origin))
+        self.inputs, self.outputs = self._b.inputs, self._b.outputs
 
     @property
     def version(self) -> str:
-        return _ort().__version__
+        return self._b.version
 
     def infer(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """Run one batch of float inputs (cast to each input's dtype); returns float32 outputs."""
-        feed = {info.name: info.quantize(x) for info, x in zip(self.inputs, xs)}
-        return [info.dequantize(y) for info, y in zip(self.outputs, self._sess.run(None, feed))]
+        return harness.predict(self._b, list(xs))
 
     def infer_raw(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """Run with inputs already in the model's dtypes; returns the raw outputs."""
-        return list(self._sess.run(None, {info.name: x for info, x in zip(self.inputs, xs)}))
+        self._b.feed(xs)
+        self._b.invoke()
+        return list(self._b.fetch())
 
     def close(self) -> None:
-        self._sess = None
+        self._b = None

@@ -46,7 +46,7 @@ def _savez(path: Path, **arrays) -> None:
 
 
 def train(builder, x, y, *, seed: int, epochs: int):
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
 
     seed_everything(seed)
     model = builder()

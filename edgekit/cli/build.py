@@ -1,4 +1,4 @@
-"""``edgekit build`` and ``edgekit merge`` (registered on the app in :mod:`edgekit.cli`). Thin: parse, call,
+"""``edgekit build`` and ``edgekit merge`` (registered in :data:`edgekit.registry.COMMANDS`). Thin: parse, call,
 print. Exit codes: 0 all cells built, 1 some cells failed (the others are built and indexed), 2 bad input."""
 
 from __future__ import annotations
@@ -10,11 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-
-def _console(stderr: bool = False, width: int | None = None):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, width=width)
+from edgekit.cli.common import console
 
 
 def print_cells(index: dict) -> None:
@@ -48,7 +44,7 @@ def print_cells(index: dict) -> None:
                 f"{c['seconds']:.1f}",
             )
     # a CI log has no width: do not fold the table at rich's 80-column default for non-terminals
-    _console(width=None if sys.stdout.isatty() else 120).print(tbl)
+    console(width=None if sys.stdout.isatty() else 120).print(tbl)
 
 
 def build(
@@ -60,12 +56,12 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print index.json instead of the table.")] = False,
 ) -> None:
     """Build every model × target (× variant) cell of CONFIG into OUTPUT; unchanged cells are reused."""
-    from edgekit.build.index import parse_shard
-    from edgekit.build.runner import build as run_build
+    from edgekit.workflows.build.index import parse_shard
+    from edgekit.workflows.build.runner import build as run_build
 
     from rich.markup import escape
 
-    err = _console(stderr=True)
+    err = console(stderr=True)
 
     def event(kind: str, cell: str, detail: str) -> None:
         if kind in ("built", "cached"):
@@ -91,9 +87,9 @@ def merge(
     output: Annotated[Path, typer.Option("--output", "-o", help="The merged build folder.")] = Path("build"),
 ) -> None:
     """Merge the folders of sharded builds into one build folder with one index.json (checks gaps and overlaps)."""
-    from edgekit.build.index import INDEX_FILE
-    from edgekit.build.merge import merge as run_merge
+    from edgekit.workflows.build.index import INDEX_FILE
+    from edgekit.workflows.build.merge import merge as run_merge
 
     index = run_merge(shards, output)
     print_cells(index)
-    _console(stderr=True).print(f"merged {len(shards)} folder(s) into {output / INDEX_FILE}")
+    console(stderr=True).print(f"merged {len(shards)} folder(s) into {output / INDEX_FILE}")

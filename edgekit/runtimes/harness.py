@@ -127,6 +127,33 @@ class Tensor:
             return (q.astype(np.float32) - self.zero_point) * self.scale
         return np.asarray(q, dtype=np.float32)
 
+    quantize = to_input  # the names edgekit's runners use
+    dequantize = to_float
+
+
+def _model_kw(model) -> dict:
+    """Interpreter arguments for a path or the model's bytes."""
+    if isinstance(model, (bytes, bytearray)):
+        return {"model_content": bytes(model)}
+    return {"model_path": str(model)}
+
+
+def _natural(name: str):
+    head, _, tail = name.rpartition("_")
+    return (head, int(tail)) if tail.isdigit() else (name, -1)
+
+
+def _output_order(it) -> list:
+    """Output tensor indices in signature order (output_0, output_1, ...), not by tensor index."""
+    try:
+        sigs = it._get_full_signature_list()
+    except AttributeError:  # old runtimes
+        sigs = {}
+    if len(sigs) == 1:
+        outs = next(iter(sigs.values()))["outputs"]
+        return [outs[n] for n in sorted(outs, key=_natural)]
+    return [d["index"] for d in it.get_output_details()]
+
 
 def _tflite_interpreter_class(runtime):
     names = [runtime] if runtime else list(TFLITE_RUNTIMES)
@@ -157,23 +184,26 @@ def _tflite_interpreter_class(runtime):
 class TFLiteBackend:
     """The classic interpreter (XNNPACK on the CPU by default, as benchmark_model uses it)."""
 
-    def __init__(self, path: str, threads: int, runtime=None):
+    def __init__(self, path, threads: int, runtime=None, **interpreter_kw):
+        """``path``: a file or the model's bytes; ``interpreter_kw`` go to the Interpreter as they are."""
         self.name, self.version, cls = _tflite_interpreter_class(runtime)
+        origin = "artifact" if isinstance(path, (bytes, bytearray)) else path
         try:
-            it = cls(model_path=path, num_threads=threads)
+            it = cls(num_threads=threads, **_model_kw(path), **interpreter_kw)
             for d in it.get_input_details():  # dynamic dims (-1) -> 1
                 sig = d.get("shape_signature", d["shape"])
                 if any(int(s) < 0 for s in sig):
                     it.resize_tensor_input(d["index"], [1 if int(s) < 0 else int(s) for s in sig])
             it.allocate_tensors()
         except ValueError as exc:
-            raise HarnessError(f"{path}: {self.name} cannot load this model: {exc}", "model") from exc
+            raise HarnessError(f"{origin}: {self.name} cannot load this model: {exc}", "model") from exc
         self._it = it
         self.accelerator = None
         self._in = [d["index"] for d in it.get_input_details()]
-        self._out = [d["index"] for d in it.get_output_details()]
+        self._out = _output_order(it)
+        by_index = {d["index"]: d for d in it.get_output_details()}
         self.inputs = [_tensor(d) for d in it.get_input_details()]
-        self.outputs = [_tensor(d) for d in it.get_output_details()]
+        self.outputs = [_tensor(by_index[i]) for i in self._out]
 
     def feed(self, arrays):
         for i, a in zip(self._in, arrays):
@@ -263,18 +293,29 @@ _ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor
                "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(bool)": "bool"}
 
 
+def ort_session(model, threads: int = 1):
+    """An onnxruntime CPU session (a path or the model's bytes): fixed threads, sequential, quiet."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    src = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
+    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 class OrtBackend:
-    def __init__(self, path: str, threads: int):
+    def __init__(self, path, threads: int, session=None):
+        """``path``: a file or the model's bytes; ``session``: an already created InferenceSession."""
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise HarnessError("onnxruntime is not installed: pip install onnxruntime", "runtime") from exc
         self.name, self.version, self.accelerator = "onnxruntime", ort.__version__, None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
         try:
-            self._s = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+            self._s = session or ort_session(path, threads)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise HarnessError(f"{path}: onnxruntime cannot load this model: {exc}", "model") from exc
 
@@ -383,33 +424,41 @@ def latency_stats(ms) -> dict:
     }
 
 
+def predict(backend, xs, progress=None):
+    """Run every sample of the float arrays ``xs`` (one per input, same length) in batches of the model's
+    static batch size (the last batch padded with its last sample, the padding dropped); float outputs."""
+    b = backend.inputs[0].shape[0] or 1
+    n = len(xs[0])
+    outs = []
+    for i in range(0, n, b):
+        chunk = [x[i : i + b] for x in xs]
+        real = len(chunk[0])
+        if real < b:  # pad the last batch with its last sample
+            chunk = [np.concatenate([c, np.repeat(c[-1:], b - real, axis=0)]) for c in chunk]
+        backend.feed([t.to_input(c) for t, c in zip(backend.inputs, chunk)])
+        backend.invoke()
+        outs.append([t.to_float(o).reshape((b,) + tuple(t.shape[1:]))[:real]
+                     for t, o in zip(backend.outputs, backend.fetch())])
+        if progress:
+            progress("eval", i + real, n)
+    return [np.concatenate([o[k] for o in outs]) for k in range(len(backend.outputs))]
+
+
 def evaluate(backend, path: str, progress=None) -> dict:
     """Top-1 accuracy of the first output on an .npz with x (inputs, float or the model's dtype) and y (labels)."""
     arrays = _load_arrays(path)
     if "x" not in arrays or "y" not in arrays:
         raise HarnessError(f"{path}: --eval-data needs an .npz with arrays 'x' (inputs) and 'y' (integer labels)", "data")
     x, y = arrays["x"], arrays["y"].astype(np.int64).reshape(-1)
-    t_in, t_out = backend.inputs[0], backend.outputs[0]
-    b = t_in.shape[0] or 1
+    t_in = backend.inputs[0]
     if len(x) != len(y) or x.shape[1:] != t_in.shape[1:]:
         raise HarnessError(f"{path}: x {x.shape} / y {y.shape} do not fit the model input {t_in.shape}", "data")
-    correct = 0
-    for i in range(0, len(x), b):
-        chunk = x[i : i + b]
-        n = len(chunk)
-        if n < b:  # pad the last batch with its last sample
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], b - n, axis=0)])
-        backend.feed([t_in.to_input(chunk)])
-        backend.invoke()
-        out = t_out.to_float(backend.fetch()[0]).reshape(b, -1)[:n]
-        if out.shape[1] == 1:  # a single sigmoid/logit unit
-            pred = (out[:, 0] > (0.0 if out.min() < 0 else 0.5)).astype(np.int64)
-        else:
-            pred = out.argmax(1)
-        correct += int((pred == y[i : i + n]).sum())
-        if progress:
-            progress("eval", i + n, len(x))
-    return {"top1": correct / len(x), "samples": int(len(x)), "data": os.path.basename(path)}
+    out = predict(backend, [x], progress)[0].reshape(len(x), -1)
+    if out.shape[1] == 1:  # a single sigmoid/logit unit
+        pred = (out[:, 0] > (0.0 if out.min() < 0 else 0.5)).astype(np.int64)
+    else:
+        pred = out.argmax(1)
+    return {"top1": int((pred == y).sum()) / len(x), "samples": int(len(x)), "data": os.path.basename(path)}
 
 
 # ---------------------------------------------------------------- the benchmark

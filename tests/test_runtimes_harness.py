@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import run_cli, run_cli_interrupted
-from edgekit.bench import SCHEMA, BenchOptions, bench_local, harness, harness_path
+from edgekit.bench import SCHEMA, BenchOptions, bench_local, harness_path
+from edgekit.runtimes import harness
 from edgekit.errors import CalibrationError, ConfigError, ModelLoadError, RuntimeUnavailableError
 from edgekit.hashing import sha256_file
 

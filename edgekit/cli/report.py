@@ -1,4 +1,4 @@
-"""``edgekit report`` (registered on the app in :mod:`edgekit.cli`). Exit codes: 0 every check passed,
+"""``edgekit report`` (registered in :data:`edgekit.registry.COMMANDS`). Exit codes: 0 every check passed,
 1 a threshold is broken or a cell failed (the broken checks are printed first), 2 bad input."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from edgekit.cli.common import console
 
 
 def report(
@@ -18,7 +20,6 @@ def report(
     bench: Annotated[Optional[list[Path]], typer.Option(help="edgekit bench --json result(s) to add (build/bench/*.json are read too).")] = None,
 ) -> None:
     """Check every artifact of BUILD_DIR against the config's thresholds and a baseline; write the reports."""
-    from rich.console import Console
     from rich.markup import escape
 
     from edgekit.report import make_report, parse_formats, write_report
@@ -28,7 +29,7 @@ def report(
     formats = parse_formats(format)
     rep = make_report(build_dir, baseline=baseline, bench=bench)
     paths = write_report(rep, formats, output)
-    con = Console(stderr=True, highlight=False, soft_wrap=True)
+    con = console(stderr=True)
     for f in rep["failures"]:
         con.print(f"[bold red]FAIL[/] {escape(f['artifact'])} {f['check']}: {escape(f['message'])}")
     con.print(("[green]" if rep["passed"] else "[bold red]") + headline(rep) + "[/]")

@@ -28,7 +28,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
 from edgekit.errors import ConfigError
-from edgekit.quantize.calibration import RANDOM, ImageOptions
+from edgekit.options import RANDOM, ConvertOptions, FidelityBudget, OnnxEmitOptions
+from edgekit.options.image import ImageOptions
+from edgekit.registry import EMITTERS
 from edgekit.targets import Precision, TargetProfile, load_target
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$")]
@@ -72,14 +74,29 @@ def _resolve(value, info: ValidationInfo):
 
 
 class CellOptions(BaseModel):
-    """Options a model or a variant may set; unset ones come from ``defaults`` (then the target profile)."""
+    """Conversion options a model or a variant may set (a partial :class:`~edgekit.options.ConvertOptions`);
+    unset ones come from ``defaults``, then the target profile."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     precision: Precision | None = None
-    formats: tuple[Literal["tflite", "onnx"], ...] | None = Field(None, min_length=1)
+    formats: tuple[str, ...] | None = Field(None, min_length=1)
     calibration_samples: int | None = Field(None, ge=1)
     image: ImageOptions | None = None
+    onnx: OnnxEmitOptions | None = None
+    optimize: dict | None = Field(None, description="prune / qat / train_data / epochs ... as for edgekit convert")
+    budget: FidelityBudget | None = None
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value):
+        for f in value or ():
+            EMITTERS.check(f)
+        return value
+
+    def partial(self) -> dict:
+        """The fields this layer sets, as a ConvertOptions update."""
+        return self.model_dump(mode="json", include=set(CellOptions.model_fields), exclude_unset=True, exclude_none=True)
 
 
 class VariantSpec(CellOptions):
@@ -131,7 +148,7 @@ class BuildConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Cell:
-    """One (model, target, variant) of the matrix, with every option resolved."""
+    """One (model, target, variant) of the matrix, with every option resolved into one ConvertOptions."""
 
     id: str
     model: str
@@ -139,11 +156,7 @@ class Cell:
     variant: str
     spec: ModelSpec
     profile: TargetProfile
-    precision: str | None
-    formats: tuple[str, ...] | None
-    calibration_samples: int
-    image: ImageOptions | None
-    seed: int
+    options: ConvertOptions
     thresholds: Thresholds
 
 
@@ -231,10 +244,22 @@ def _pick(field: str, layers: dict[str, CellOptions]):
     return value, where
 
 
+def _options(cfg: BuildConfig, spec: ModelSpec, layers: dict[str, CellOptions], where: str) -> ConvertOptions:
+    """defaults < model < variant, applied as partial updates on the model's own paths and the seed."""
+    from edgekit.options import ConvertOptions, deep_merge
+
+    fields = {"seed": cfg.seed, "calibration": spec.calibration, "eval_data": spec.eval_data,
+              "unsafe_deserialization": spec.unsafe_deserialization, "input_shape": spec.input_shape}
+    for layer in layers.values():
+        fields = deep_merge(fields, layer.partial())
+    try:
+        return ConvertOptions.make(**fields)
+    except ConfigError as exc:
+        raise ConfigError(f"build config {cfg.path}: {where}: {exc}") from None
+
+
 def expand(cfg: BuildConfig, profiles: dict[str, TargetProfile]) -> list[Cell]:
     """Every cell of the matrix, sorted by id. Raises ConfigError for a precision a target refuses."""
-    from edgekit.api import DEFAULT_CALIBRATION_SAMPLES
-
     variants = cfg.variants or {DEFAULT_VARIANT: VariantSpec()}
     cells: dict[str, Cell] = {}
     for m, spec in cfg.models.items():
@@ -248,27 +273,22 @@ def expand(cfg: BuildConfig, profiles: dict[str, TargetProfile]) -> list[Cell]:
                 if cid in cells:
                     raise ConfigError(f"build config {cfg.path}: two cells are both named {cid!r}; rename a model or variant")
                 layers = {"defaults": cfg.defaults, f"models.{m}": spec, f"variants.{v}": vspec}
-                precision, where = _pick("precision", layers)
-                if precision is not None and precision not in prof.allowed_precisions:
-                    raise ConfigError(
-                        f"build config {cfg.path}: {where}: {precision.value!r} is not allowed by target {t!r} "
-                        f"(cell {cid}; it allows {', '.join(p.value for p in prof.allowed_precisions)}). "
-                        f"Restrict it with `targets: [...]` on the model or variant"
-                    )
+                _check_precision(cfg, layers, prof, cid)
                 cells[cid] = Cell(
-                    id=cid,
-                    model=m,
-                    target=t,
-                    variant=v,
-                    spec=spec,
-                    profile=prof,
-                    precision=None if precision is None else precision.value,
-                    formats=_pick("formats", layers)[0],
-                    calibration_samples=_pick("calibration_samples", layers)[0] or DEFAULT_CALIBRATION_SAMPLES,
-                    image=_pick("image", layers)[0],
-                    seed=cfg.seed,
+                    id=cid, model=m, target=t, variant=v, spec=spec, profile=prof,
+                    options=_options(cfg, spec, layers, f"cell {cid}"),
                     thresholds=cfg.thresholds.merged(spec.thresholds).merged(vspec.thresholds),
                 )
     if not cells:
         raise ConfigError(f"build config {cfg.path}: the matrix is empty; check the models' and variants' `targets`")
     return [cells[k] for k in sorted(cells)]
+
+
+def _check_precision(cfg: BuildConfig, layers: dict[str, CellOptions], prof: TargetProfile, cid: str) -> None:
+    precision, where = _pick("precision", layers)
+    if precision is not None and precision not in prof.allowed_precisions:
+        raise ConfigError(
+            f"build config {cfg.path}: {where}: {precision.value!r} is not allowed by target {prof.name!r} "
+            f"(cell {cid}; it allows {', '.join(p.value for p in prof.allowed_precisions)}). "
+            f"Restrict it with `targets: [...]` on the model or variant"
+        )

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import run_cli, run_cli_interrupted
 from edgekit.bench import BenchOptions
-from edgekit.bench.sweep import VARIANTS, Variant, pareto, plan, recommend, sweep
+from edgekit.options import ConvertOptions
+from edgekit.workflows.sweep import VARIANTS, Variant, pareto, plan, recommend, sweep
 from edgekit.errors import ConfigError
 from edgekit.targets import load_target
 
@@ -111,9 +112,9 @@ def damage(model, *, calibration, seed):
 
 
 def test_variants_are_data_and_a_transform_entry_is_ranked_by_the_rule(example, tmp_path):
-    catalog = (Variant("tflite-fp32"), Variant("damaged-fp32", transform="test_bench_sweep:damage"))
-    res = sweep(example.model, target="cpu-fp32", output_dir=tmp_path, eval_data=example.test,
-                options=BenchOptions(runs=20, warmup=2), catalog=catalog)
+    catalog = (Variant("tflite-fp32"), Variant("damaged-fp32", transform="test_workflows_sweep:damage"))
+    res = sweep(example.model, target="cpu-fp32", output_dir=tmp_path, options=ConvertOptions(eval_data=example.test),
+                bench_options=BenchOptions(runs=20, warmup=2), catalog=catalog)
     rows = {r["variant"]: r for r in res.data["rows"]}
     assert rows["damaged-fp32"]["accuracy"] < res.data["source"]["accuracy"] - 0.2  # the transform really ran
     assert rows["tflite-fp32"]["accuracy"] >= res.data["source"]["accuracy"] - 1 / 359
@@ -141,8 +142,8 @@ def test_onnx_variants_when_the_target_emits_onnx(example, tmp_path):
         'name = "x86-ort"\ndescription = "x86 box, onnxruntime CPU"\nruntime = "onnxruntime"\nformats = ["onnx"]\n'
         'precision = "fp32"\nallowed_precisions = ["fp32", "dynamic", "int8"]\n'
     )
-    res = sweep(example.model, target=profile, output_dir=tmp_path / "out", eval_data=example.test,
-                options=BenchOptions(runs=20, warmup=2))
+    res = sweep(example.model, target=profile, output_dir=tmp_path / "out", options=ConvertOptions(eval_data=example.test),
+                bench_options=BenchOptions(runs=20, warmup=2))
     rows = {r["variant"]: r for r in res.data["rows"]}
     assert list(rows) == ["onnx-fp32", "onnx-dynamic"]  # onnx-int8 needs calibration data: skipped, with the reason
     assert {s["variant"]: s["reason"] for s in res.data["skipped"]}["onnx-int8"].startswith("int8 needs calibration")

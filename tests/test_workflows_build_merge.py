@@ -9,8 +9,8 @@ import pytest
 from ci_example import copy_example, hashes, index, read_config, statuses, write_config
 
 from edgekit import api
-from edgekit.build.merge import merge
-from edgekit.build.runner import build
+from edgekit.workflows.build.merge import merge
+from edgekit.workflows.build.runner import build
 from edgekit.errors import ConfigError
 
 

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.build import cache
-from edgekit.build.config import Cell, expand, load_config
-from edgekit.build.index import CELLS_DIR, make_index, read_index, shard_of, write_index
+from edgekit.workflows.build import cache
+from edgekit.workflows.build.config import Cell, expand, load_config
+from edgekit.workflows.build.index import CELLS_DIR, make_index, read_index, shard_of, write_index
 from edgekit.errors import ConfigError, EdgekitError
 from edgekit.hashing import atomic_write_bytes, atomic_write_json
+from edgekit.manifest import Manifest
 
 Event = Callable[[str, str, str], None]  # (kind, cell id, detail): start | stage | built | cached | failed
 
@@ -53,7 +54,8 @@ class _Models:
         key = (spec.path, spec.unsafe_deserialization, spec.input_shape)
         if key != self._key:
             self._key = key
-            options = {} if spec.input_shape is None else {"input_shape": spec.input_shape}
+            is_onnx = Path(spec.path).suffix.lower() == ".onnx"
+            options = {"input_shape": spec.input_shape} if spec.input_shape is not None and is_onnx else {}
             try:
                 self._value = load_model(spec.path, unsafe=spec.unsafe_deserialization, **options)
             except Exception as exc:  # remembered: the model's other cells fail with the same error
@@ -64,8 +66,8 @@ class _Models:
 
 
 def entry(cell: Cell, key: str, folder: Path, status: str, seconds: float) -> dict:
-    """The index entry of a finished cell, read back from its folder."""
-    manifest = json.loads((folder / "manifest.json").read_text())
+    """The index entry of a finished cell, read back from its (typed) manifest."""
+    manifest = Manifest.read(folder / "manifest.json")
     rel = f"{CELLS_DIR}/{cell.id}"
     return {
         "id": cell.id,
@@ -79,10 +81,11 @@ def entry(cell: Cell, key: str, folder: Path, status: str, seconds: float) -> di
         "dir": rel,
         "manifest": f"{rel}/manifest.json",
         "labels": f"{rel}/labels.txt" if (folder / "labels.txt").is_file() else None,
-        "source": {"path": manifest["source"]["path"], "sha256": manifest["source"]["sha256"]},
-        "precision": manifest["precision"]["used"],
-        "artifacts": [{**a, "path": f"{rel}/{a['path']}"} for a in manifest["artifacts"]],
-        "warnings": manifest["warnings"],
+        "source": {"path": manifest.source.path, "sha256": manifest.source.sha256},
+        "precision": manifest.precision.used,
+        "passed": manifest.passed,
+        "artifacts": [{**a.model_dump(mode="json"), "path": f"{rel}/{a.path}"} for a in manifest.artifacts],
+        "warnings": manifest.warnings,
         "thresholds": cell.thresholds.active(),
         "seconds": round(seconds, 3),
     }
@@ -109,30 +112,16 @@ def failed_entry(cell: Cell, key: str | None, exc: Exception, seconds: float) ->
     }
 
 
-def _convert(cell: Cell, key: str, inputs: dict, models: _Models, final: Path, on_stage) -> None:
+def _convert(cell: Cell, key: str, inputs: dict, models: _Models, final: Path, progress) -> None:
     """Convert ``cell`` into a temp folder beside ``final`` and rename it into place when complete."""
-    from edgekit import api
+    from edgekit.engine import convert
 
     tmp = cache.temp_dir(final.parent, cell.id)
     try:
         spec = cell.spec
-        result = api.convert(
-            spec.path,
-            target=cell.profile,
-            output_dir=tmp,
-            precision=cell.precision,
-            formats=None if cell.formats is None else list(cell.formats),
-            calibration=spec.calibration,
-            calibration_samples=cell.calibration_samples,
-            eval_data=spec.eval_data,
-            image_options=cell.image,
-            seed=cell.seed,
-            unsafe=spec.unsafe_deserialization,
-            model=models.get(cell),
-            on_stage=on_stage,
-        )
+        result = convert(spec.path, cell.profile, cell.options, tmp, source=models.get(cell), progress=progress)
         if spec.labels is not None:
-            shape = result.manifest["source"]["outputs"][0]["shape"]
+            shape = result.manifest.source.outputs[0].shape
             if len(shape) != 2 or shape[-1] != len(spec.labels):
                 raise ConfigError(
                     f"models.{cell.model}.labels: {len(spec.labels)} class names, but the model's first output "
@@ -197,7 +186,7 @@ def _build(cfg, cells: list[Cell], matrix, mine, out: Path, shard, store: Path |
                 if hit is not None:
                     cache.install(hit, final, copy=True)
                 else:
-                    _convert(cell, key, inputs, models, final, lambda s, c=cell.id: on_event("stage", c, s))
+                    _convert(cell, key, inputs, models, final, lambda s, d, t, c=cell.id: on_event("stage", c, s))
                     status = "built"
                     if store is not None:
                         cache.store_put(store, key, final)

@@ -1,8 +1,8 @@
 """Content-addressed cell cache.
 
 A cell's key is the SHA-256 of everything its artifacts depend on: the bytes of the model, calibration
-and eval data (and the class names), the target profile's content, the resolved options and the tool
-versions. A cell folder whose ``cell.json`` carries the same key, and whose artifacts still hash to what
+and eval data (and the class names), the target profile's content, the resolved ConvertOptions, the tool
+versions and edgekit's own source. A cell folder whose ``cell.json`` carries the same key, and whose artifacts still hash to what
 its manifest says, is reused as is. With ``--cache-dir`` finished cells are also kept in a store
 ``<cache-dir>/<key>/`` (e.g. restored by the CI system's cache between runs).
 """
@@ -10,22 +10,25 @@ its manifest says, is reused as is. With ``--cache-dir`` finished cells are also
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
+from importlib import resources
 from pathlib import Path
 
-from edgekit.build.config import Cell
+from edgekit.workflows.build.config import Cell
 from edgekit.errors import ConfigError
-from edgekit.hashing import sha256_bytes, sha256_file, sha256_path
+from edgekit.hashing import sha256_bytes, sha256_file, sha256_path, sha256_tree
 from edgekit.manifest import tool_versions
-from edgekit.quantize.calibration import RANDOM
+from edgekit.options import RANDOM
 
-KEY_VERSION = 1
+KEY_VERSION = 2
 CELL_FILE = "cell.json"
-CELL_SCHEMA = "edgekit.build-cell/1"
+CELL_SCHEMA = "edgekit.workflows.build-cell/1"
 
 
 class Hasher:
@@ -43,30 +46,39 @@ class Hasher:
 
 
 def key_inputs(cell: Cell, hasher: Hasher) -> dict:
-    """What the key covers, in the clear (kept in cell.json to explain a cache miss)."""
+    """What the key covers, in the clear (kept in cell.json to explain a cache miss): the options as a
+    ConvertOptions dump with every data path replaced by its content hash, the profile, the tool versions
+    and a hash of edgekit's own installed source (so editing edgekit rebuilds, no --force needed)."""
     spec = cell.spec
+    options = cell.options.model_dump(mode="json")
+    options["calibration"] = hasher(options["calibration"])
+    options["eval_data"] = hasher(options["eval_data"])
+    if options.get("optimize") and options["optimize"].get("train_data"):
+        options["optimize"]["train_data"] = hasher(options["optimize"]["train_data"])
     return {
         "key_version": KEY_VERSION,
         # the artifact file names derive from the model's file name, so it is part of the key
-        "model": {
-            "name": Path(spec.path).name,
-            "sha256": hasher(spec.path),
-            "unsafe": spec.unsafe_deserialization,
-            "input_shape": spec.input_shape,
-        },
-        "calibration": hasher(spec.calibration),
-        "eval_data": hasher(spec.eval_data),
+        "model": {"name": Path(spec.path).name, "sha256": hasher(spec.path)},
         "labels": None if spec.labels is None else list(spec.labels),
         "profile": cell.profile.model_dump(mode="json", exclude={"source"}),
-        "options": {
-            "precision": cell.precision,
-            "formats": None if cell.formats is None else list(cell.formats),
-            "calibration_samples": cell.calibration_samples,
-            "image": None if cell.image is None else cell.image.model_dump(mode="json"),
-            "seed": cell.seed,
-        },
+        "options": options,
         "tools": tool_versions(),
+        "edgekit_source": edgekit_source_hash(),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def edgekit_source_hash() -> str:
+    """SHA-256 of every file of the installed edgekit package (code, profiles, rule sets), in sorted order."""
+    import edgekit
+
+    root = Path(edgekit.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(q for q in root.rglob("*") if q.is_file() and "__pycache__" not in q.parts):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + sha256_file(p).encode())
+    for res in ("edgekit._profiles", "edgekit._samples"):
+        h.update(sha256_tree(Path(str(resources.files(res)))).encode())
+    return h.hexdigest()
 
 
 def cell_key(inputs: dict) -> str:
@@ -87,10 +99,12 @@ def is_valid(folder: Path, key: str) -> bool:
     cell = read_cell(folder)
     if cell is None or cell.get("key") != key:
         return False
+    from edgekit.manifest import Manifest
+
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        return all(sha256_file(folder / a["path"]) == a["sha256"] for a in manifest["artifacts"])
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest = Manifest.read(folder / "manifest.json")
+        return all(sha256_file(folder / a.path) == a.sha256 for a in manifest.artifacts)
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return False
 
 

@@ -16,8 +16,8 @@ import pytest
 from ci_example import copy_example, hashes, index, read_config, statuses, write_config
 from typer.testing import CliRunner
 
-from edgekit.build.cache import is_valid, read_cell
-from edgekit.build.runner import build
+from edgekit.workflows.build.cache import is_valid, read_cell
+from edgekit.workflows.build.runner import build
 from edgekit.cli import app
 
 ALL = ["digits_cnn--android-gpu", "digits_cnn--rpi", "digits_mlp--android-gpu", "digits_mlp--rpi"]
@@ -172,7 +172,7 @@ def test_sigkill_mid_build_leaves_previous_outputs_readable_and_the_next_build_c
 
 
 def test_a_swap_cut_between_its_renames_is_recovered_and_concurrent_builds_are_refused(tmp_path):
-    from edgekit.build.cache import locked
+    from edgekit.workflows.build.cache import locked
     from edgekit.errors import ConfigError
 
     cfg = copy_example(tmp_path)

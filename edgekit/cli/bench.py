@@ -1,5 +1,4 @@
-"""The ``edgekit bench``, ``edgekit harness`` and ``edgekit sweep`` commands (registered on the app in
-edgekit/cli.py). Thin: parse, call edgekit.bench, print. Nothing heavy at import time."""
+"""The ``edgekit bench`` and ``edgekit harness`` commands (registered in :data:`edgekit.registry.COMMANDS`). Thin: parse, call edgekit.bench, print. Nothing heavy at import time."""
 
 from __future__ import annotations
 
@@ -8,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from edgekit.cli.common import console
 
 Device = Annotated[Optional[str], typer.Option("--device", help="Run on a device over ssh: ssh://user@host[:port] (host may be an ~/.ssh/config alias).")]
 Identity = Annotated[Optional[Path], typer.Option("--identity", "-i", help="ssh private key for --device.")]
@@ -19,31 +20,25 @@ Runs = Annotated[int, typer.Option(help="Timed runs.")]
 Warmup = Annotated[int, typer.Option(help="Untimed warm-up runs after the first inference.")]
 
 
-def _ssh(identity, known_hosts, accept_new, remote_python, timeout=None):
+def ssh_options(identity, known_hosts, accept_new, remote_python, timeout=None):
     from edgekit.bench.remote import SshOptions
 
     return SshOptions(identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new,
                       remote_python=remote_python, timeout=timeout)
 
 
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-class _Bar:
+class Bar:
     """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line."""
 
     def __init__(self, prefix: str = ""):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=_console(stderr=True), transient=True)
+                                 console=console(stderr=True), transient=True)
         self.prefix, self.task, self.stage, self.shown = prefix, None, None, -1
 
-    def __call__(self, stage: str, done: int, total: int, prefix: str | None = None) -> None:
-        label = f"{prefix or self.prefix}{stage}"
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        label = f"{self.prefix}{stage}"
         if label != self.stage:
             self.stage, self.shown = label, -1
             self.progress.console.print(f"[dim]{label} ({total})…[/]")
@@ -67,7 +62,7 @@ def print_bench(r: dict) -> None:
 
     from edgekit.bench import where_line
 
-    con = _console()
+    con = console()
     rt = r["runtime"]
     title = f"{Path(r['model']['path']).name}: {rt['name']} {rt['version']}, {r['threads']} thread(s)"
     if rt.get("accelerator"):
@@ -119,18 +114,18 @@ def bench(
 
     opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed, inputs=inputs, eval_data=eval_data,
                         runtime=runtime, accelerator=accelerator, require_full_acceleration=require_full_acceleration)
-    ssh = _ssh(identity, known_hosts, accept_new_host_key, remote_python, timeout)
+    ssh = ssh_options(identity, known_hosts, accept_new_host_key, remote_python, timeout)
     try:
-        with _Bar(prefix=f"{device}: " if device else "") as bar:
+        with Bar(prefix=f"{device}: " if device else "") as bar:
             result = run_bench(model, opts, device=device, ssh=ssh, progress=bar)
     except KeyboardInterrupt:
-        _console(stderr=True).print("[bold red]interrupted[/] before any timed run: no result")
+        console(stderr=True).print("[bold red]interrupted[/] before any timed run: no result")
         raise typer.Exit(130) from None
     if json_out is not None:
         atomic_write_json(json_out, result)
     print_bench(result)
     if json_out is not None:
-        _console().print(f"wrote {json_out}")
+        console().print(f"wrote {json_out}")
     if result["interrupted"]:
         raise typer.Exit(130)
 
@@ -145,57 +140,4 @@ def harness(
         sys.stdout.write(harness_source())
         return
     path = write_harness(write)
-    _console(stderr=True).print(f"wrote {path}; on the device: python3 {path.name} model.tflite --threads 4 --json result.json")
-
-
-def sweep(
-    model: Annotated[Path, typer.Argument(help="A .keras / .h5 file, a SavedModel folder or an .onnx file.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or path.")] = "rpi",
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for sweep.json, sweep.md, pareto.png and the artifacts.")] = Path("sweep"),
-    calibration: Annotated[Optional[str], typer.Option(help="Calibration data (.npz/.npy/images dir); int8/int16x8 variants need it.")] = None,
-    calibration_samples: Annotated[int, typer.Option(help="Calibration samples to draw (seeded).")] = 200,
-    eval_data: Annotated[Optional[Path], typer.Option(help="Held-out .npz with labels: the accuracy axis.")] = None,
-    variants: Annotated[Optional[str], typer.Option(help="Comma-separated variant names (default: all the target allows).")] = None,
-    max_accuracy_drop: Annotated[float, typer.Option(help="Recommend the fastest variant at most this many accuracy points below the source.")] = 1.0,
-    threads: Threads = None,
-    runs: Runs = 100,
-    warmup: Warmup = 10,
-    seed: Annotated[int, typer.Option(help="Seed for calibration sampling and random inputs.")] = 0,
-    device: Device = None,
-    identity: Identity = None,
-    known_hosts: KnownHosts = None,
-    accept_new_host_key: AcceptNew = False,
-    remote_python: RemotePython = "python3",
-) -> None:
-    """Build every variant a target allows, validate and benchmark each, recommend one; table + Pareto plot."""
-    import os
-
-    from edgekit.bench import BenchOptions
-    from edgekit.bench.sweep import sweep as run_sweep
-    from edgekit.bench.sweep_report import markdown, where_text
-    from edgekit.targets import load_target
-
-    profile = load_target(target)
-    if threads is None:
-        threads = profile.default_threads if device else min(profile.default_threads, os.cpu_count() or 1)
-    opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed)
-    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
-    bar = _Bar()
-    with bar:
-        res = run_sweep(model, target=profile, output_dir=output, calibration=calibration, calibration_samples=calibration_samples,
-                        eval_data=eval_data, variants=names, max_accuracy_drop=max_accuracy_drop, options=opts, device=device,
-                        ssh=_ssh(identity, known_hosts, accept_new_host_key, remote_python), seed=seed,
-                        on_event=lambda v, stage, d, t: bar(stage, d, t, prefix=f"{v}: "))
-    sys.stdout.write(markdown(res.data))
-    con = _console()
-    con.print(f"[bold yellow]latency {where_text(res.data)}[/]")
-    con.print("wrote " + ", ".join(str(p) for p in res.paths.values()))
-    if res.interrupted:
-        con.print(f"[bold red]INTERRUPTED[/]: partial sweep ({len(res.data['rows'])} of {len(res.data['planned'])} variants)")
-        raise typer.Exit(130)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
-    app.command("harness")(harness)
-    app.command("sweep")(sweep)
+    console(stderr=True).print(f"wrote {path}; on the device: python3 {path.name} model.tflite --threads 4 --json result.json")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.manifest import Accuracy, Fidelity, OutputFidelity, RuntimeRecord
 from edgekit.models.base import SourceModel
 
 
@@ -18,17 +19,9 @@ def predict_source(model: SourceModel, x: np.ndarray, batch: int = 64) -> list[n
 
 
 def predict_runner(runner, x: np.ndarray) -> list[np.ndarray]:
-    """Feed samples in batches of the artifact's static batch size (1 for edgekit's artifacts)."""
-    b = int(runner.inputs[0].shape[0]) or 1
-    outs: list[list[np.ndarray]] = []
-    n = len(x)
-    for i in range(0, n, b):
-        chunk = x[i : i + b]
-        real = len(chunk)
-        if real < b:  # pad the last batch, drop the padding afterwards
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], b - real, axis=0)])
-        outs.append([o[:real] for o in runner.infer([chunk])])
-    return [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
+    """Run every sample through an artifact's runner (batched at its static batch size, last batch padded:
+    :func:`edgekit.runtimes.harness.predict`, the device harness's own loop)."""
+    return runner.infer([x])
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -41,7 +34,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(both_zero, 1.0, cos)
 
 
-def fidelity(reference: list[np.ndarray], candidate: list[np.ndarray], names: list[str] | None = None) -> dict:
+def fidelity(reference: list[np.ndarray], candidate: list[np.ndarray], names: list[str] | None = None) -> Fidelity:
     """Compare two sets of outputs (same order, same samples)."""
     per = []
     for k, (r, c) in enumerate(zip(reference, candidate)):
@@ -51,24 +44,15 @@ def fidelity(reference: list[np.ndarray], candidate: list[np.ndarray], names: li
             raise ValueError(f"output {k}: shapes differ {r.shape} vs {c.shape}")
         err = np.abs(r.astype(np.float64) - c.astype(np.float64))
         cos = _cosine(r, c)
-        per.append(
-            {
-                "name": names[k] if names else f"output_{k}",
-                "max_abs_error": float(err.max()),
-                "mean_abs_error": float(err.mean()),
-                "cosine_mean": float(cos.mean()),
-                "cosine_min": float(cos.min()),
-            }
-        )
-    result = {
-        "max_abs_error": max(p["max_abs_error"] for p in per),
-        "cosine": min(p["cosine_mean"] for p in per),
-        "outputs": per,
-        "top1_agreement": None,
-    }
+        per.append(OutputFidelity(
+            name=names[k] if names else f"output_{k}", max_abs_error=float(err.max()),
+            mean_abs_error=float(err.mean()), cosine_mean=float(cos.mean()), cosine_min=float(cos.min()),
+        ))
+    top1 = None
     if len(reference) == 1 and reference[0].ndim == 2 and reference[0].shape[1] > 1:
-        result["top1_agreement"] = float((reference[0].argmax(1) == candidate[0].argmax(1)).mean())
-    return result
+        top1 = float((reference[0].argmax(1) == candidate[0].argmax(1)).mean())
+    return Fidelity(max_abs_error=max(p.max_abs_error for p in per), cosine=min(p.cosine_mean for p in per),
+                    outputs=per, top1_agreement=top1)
 
 
 def accuracy(outputs: list[np.ndarray], y: np.ndarray) -> float | None:
@@ -83,11 +67,13 @@ def accuracy(outputs: list[np.ndarray], y: np.ndarray) -> float | None:
     return float((pred == y.astype(np.int64)).mean())
 
 
-def validate(source_out: list[np.ndarray], artifact_out: list[np.ndarray], y: np.ndarray | None) -> dict:
+def validate(source_out: list[np.ndarray], artifact_out: list[np.ndarray], y: np.ndarray | None,
+             runtime: RuntimeRecord | None = None) -> Fidelity:
+    """Fidelity of an artifact's outputs to its source's, and both accuracies when labels ``y`` exist."""
     res = fidelity(source_out, artifact_out)
-    res["accuracy"] = None
+    acc = None
     if y is not None:
         src, art = accuracy(source_out, y), accuracy(artifact_out, y)
         if src is not None and art is not None:
-            res["accuracy"] = {"source": src, "artifact": art, "drop": src - art}
-    return res
+            acc = Accuracy(source=src, artifact=art, drop=src - art)
+    return res.model_copy(update={"accuracy": acc, "runtime": runtime})

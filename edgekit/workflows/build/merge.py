@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from edgekit.build import cache
-from edgekit.build.index import CELLS_DIR, make_index, owner_shard, read_index, write_index
+from edgekit.workflows.build import cache
+from edgekit.workflows.build.index import CELLS_DIR, make_index, owner_shard, read_index, write_index
 from edgekit.errors import ConfigError
 from edgekit.hashing import sha256_file
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgekit.build.cache import Hasher, cell_key, key_inputs
-from edgekit.build.config import expand, load_config
-from edgekit.build.index import owner_shard, parse_shard, shard_of
+from edgekit.workflows.build.cache import Hasher, cell_key, key_inputs
+from edgekit.workflows.build.config import expand, load_config
+from edgekit.workflows.build.index import owner_shard, parse_shard, shard_of
 from edgekit.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ci"
@@ -48,10 +48,10 @@ def test_example_config_expands_to_four_cells_with_resolved_paths_and_overrides(
     cnn, mlp = cells[1], cells[3]
     assert Path(cnn.spec.path) == EXAMPLE / "models" / "digits_cnn.keras"  # relative to the config file
     assert cnn.spec.labels == tuple(f"digit {i}" for i in range(10))
-    assert (cnn.calibration_samples, mlp.calibration_samples) == (200, 100)  # defaults < model
+    assert (cnn.options.calibration_samples, mlp.options.calibration_samples) == (200, 100)  # defaults < model
     assert cnn.thresholds.min_cosine == 0.99 and mlp.thresholds.min_cosine == 0.995  # per-model threshold override
     assert mlp.thresholds.max_accuracy_drop == cnn.thresholds.max_accuracy_drop == 0.02
-    assert cnn.profile.name == "rpi" and cnn.precision is None  # the profile's default precision
+    assert cnn.profile.name == "rpi" and cnn.options.precision is None  # the profile's default precision
 
 
 def test_config_loads_from_any_working_directory(workdir, monkeypatch):
@@ -117,7 +117,7 @@ def test_variants_add_a_third_axis_restricted_by_targets(workdir):
     assert sorted(cells) == [
         "cnn--android-gpu--int8", "cnn--rpi--i16", "cnn--rpi--int8", "mlp--android-gpu--int8", "mlp--rpi--int8",
     ]
-    assert cells["cnn--rpi--i16"].precision == "int16x8"
+    assert cells["cnn--rpi--i16"].options.precision.value == "int16x8"
     assert cells["cnn--rpi--i16"].thresholds.active() == {"max_accuracy_drop": 0.02, "min_cosine": 0.9}
 
 

@@ -1,0 +1,209 @@
+"""The conversion as small named steps: load -> data -> precision -> optimize -> emit -> validate.
+
+(manifest and write are in :mod:`edgekit.engine.record` and :mod:`edgekit.engine.output`.) Each step reads
+and fills its part of a :class:`~edgekit.engine.state.Run`; only the first failure stops the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.engine.precision import resolve_precision
+from edgekit.engine.state import Built, Run
+from edgekit.errors import CalibrationError, ConfigError
+from edgekit.models.base import SourceModel, TensorSpec
+from edgekit.quantize.calibration import RANDOM, load_data, random_data, split
+from edgekit.registry import EMITTERS
+
+VALIDATION_RANDOM_SAMPLES = 64
+
+
+def load(run: Run, source: SourceModel | None) -> None:
+    """Load the model (or take an already loaded/optimized one) and check that it fits the formats."""
+    from edgekit.models import load_model
+
+    opts = run.options
+    run.stage("loading model")
+    run.formats = list(opts.formats or run.profile.formats)
+    if source is None:
+        onnx_shape = {"input_shape": opts.input_shape} if opts.input_shape else {}
+        source = load_model(run.path, unsafe=opts.unsafe_deserialization, **_only_onnx(run, onnx_shape))
+    if opts.unsafe_deserialization:
+        run.warnings.append(
+            "loaded with --unsafe-deserialization: code inside the model file was allowed to run; only do this "
+            "for models you trust"
+        )
+    if "tflite" in run.formats and source.tf_function is None:
+        raise ConfigError(
+            f"{source.path}: {source.format.upper()} models cannot be converted to TFLite by edgekit (there is no "
+            "TensorFlow graph to convert). Use --format onnx, or an onnxruntime target such as x86-ort or arm64-ort"
+        )
+    if len(source.inputs) != 1:
+        raise ConfigError(
+            f"{source.path}: the model has {len(source.inputs)} inputs; edgekit convert supports single-input models"
+        )
+    if opts.input_shape and source.format != "onnx":
+        source = _fix_shapes(source, opts.input_shape, "--input-shape")
+    run.model = source
+
+
+def _only_onnx(run: Run, options: dict) -> dict:
+    """Loader options that only the ONNX loader takes (Keras/SavedModel shapes are fixed after loading)."""
+    from edgekit.models import detect_format
+
+    return options if options and detect_format(run.path) == "onnx" else {}
+
+
+def _fix_shapes(model: SourceModel, spec: str | dict, origin: str) -> SourceModel:
+    from edgekit.models.onnx import parse_input_shape
+
+    shapes = parse_input_shape(spec)
+    new = []
+    for t in model.inputs:
+        shape = shapes.get(t.name, shapes.get(None))
+        if shape is None:
+            new.append(t)
+            continue
+        if len(shape) != len(t.shape) or any(d is not None and d != s for d, s in zip(t.shape[1:], shape[1:])):
+            raise ConfigError(
+                f"{model.path}: {origin} {','.join(map(str, shape))} does not fit input {t.name!r} of shape "
+                f"{_dims(t.shape)}; give one dimension per axis, keeping the fixed ones"
+            )
+        new.append(TensorSpec(t.name, (t.shape[0], *shape[1:]), t.dtype))
+    return model.with_inputs(new)
+
+
+def _dims(shape) -> str:
+    return "(" + ",".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def data(run: Run) -> None:
+    """Load calibration and evaluation data; fix dynamic input sizes from the data, or refuse clearly."""
+    opts, model = run.options, run.model
+    run.stage("loading data")
+    real_calibration = opts.calibration is not None and opts.calibration != RANDOM
+    if real_calibration:
+        run.calibration = load_data(opts.calibration, model.input, opts.image)
+    if opts.eval_data is not None:
+        run.eval = load_data(opts.eval_data, model.input, opts.image)
+    if model.dynamic_inputs:
+        _shapes_from_data(run)
+    if opts.calibration == RANDOM:
+        run.calibration = random_data(run.model.input, opts.calibration_samples, opts.seed)
+        run.warnings.append(
+            "CALIBRATED ON RANDOM NOISE (--calibration random): quantization ranges do not reflect real "
+            "inputs; accuracy of this artifact is unknown. Use real data for anything you ship"
+        )
+
+
+def _shapes_from_data(run: Run) -> None:
+    model = run.model
+    ds = run.calibration or run.eval
+    t = model.dynamic_inputs[0]
+    if ds is None:
+        raise ConfigError(
+            f"{model.path}: input {t.name!r} has dynamic dimensions {_dims(t.shape)}, and no data says which size "
+            f"to build for: pass --input-shape {','.join(str(d or 1) if i == 0 else str(d or 'N') for i, d in enumerate(t.shape))} "
+            "(replacing N with the size your device feeds), or real --calibration data"
+        )
+    for other in (run.calibration, run.eval):
+        if other is not None and other.x.shape[1:] != ds.x.shape[1:]:
+            raise CalibrationError(
+                f"{other.source}: samples of shape {other.x.shape[1:]} but {ds.source} has {ds.x.shape[1:]}; "
+                "calibration and evaluation data must have one input size"
+            )
+    shape = (1, *ds.x.shape[1:])
+    run.model = _fix_shapes(model, ",".join(map(str, shape)), f"the data's sample shape (from {ds.source})")
+    run.warnings.append(
+        f"input {t.name!r} has dynamic dimensions {_dims(t.shape)}: built for {_dims(shape)}, the size of the "
+        f"samples in {ds.source} (pass --input-shape to choose another)"
+    )
+
+
+def precision(run: Run) -> None:
+    """The precision to build, falling back to dynamic range (and saying so) when allowed."""
+    opts = run.options
+    qat = opts.optimize is not None and opts.optimize.qat  # QAT learns its ranges: no calibration needed
+    run.precision, run.fallback = resolve_precision(run.profile, opts.precision, run.calibration is not None or qat)
+    if run.fallback:
+        run.warnings.append(run.fallback)
+    if opts.optimize is not None:
+        from edgekit.optimize.pipeline import check_plan
+
+        check_plan(opts.optimize, run.model, run.profile, run.precision, run.formats)
+    _split(run)
+
+
+def _split(run: Run) -> None:
+    """The seeded calibration sample and the validation set (eval data, else a disjoint hold-out, else noise)."""
+    opts = run.options
+    ds = run.calibration
+    if ds is not None:
+        holdout = run.eval is None and ds.kind != RANDOM
+        run.calibration_used, held = split(ds, opts.calibration_samples, opts.seed, holdout=holdout)
+        _sample_warnings(run, ds, len(run.calibration_used), held)
+    else:
+        held = None
+    if run.eval is not None:
+        run.validation, run.validation_kind = run.eval, "eval-data"
+    elif held is not None:
+        run.validation, run.validation_kind = held, "calibration hold-out (disjoint from the calibration samples)"
+    else:
+        run.validation = random_data(run.model.input, VALIDATION_RANDOM_SAMPLES, opts.seed + 1)
+        run.validation_kind = "random (no --eval-data or real calibration data: fidelity on noise only, no accuracy)"
+        run.warnings.append("validated on seeded random inputs only; pass --eval-data FILE.npz for meaningful numbers")
+
+
+def _sample_warnings(run: Run, ds, used: int, held) -> None:
+    asked = run.options.calibration_samples
+    if used < asked and ds.kind != RANDOM:
+        why = f", after {len(held)} were held out for validation" if held is not None else ""
+        run.warnings.append(
+            f"--calibration-samples {asked}: {ds.source} has {len(ds)} samples{why}, so {used} were used"
+        )
+    if used < 10 and ds.kind != RANDOM and run.precision is not None and run.precision.needs_calibration:
+        run.warnings.append(
+            f"calibrated on only {used} sample(s): activation ranges from so few inputs rarely cover real data; "
+            "pass a few hundred representative samples"
+        )
+
+
+def optimize(run: Run) -> None:
+    opts = run.options
+    if opts.optimize is None:
+        return
+    from edgekit.optimize.pipeline import optimize as run_optimize
+
+    run.model, run.optimized = run_optimize(
+        run.model, opts.optimize, val=run.validation, seed=opts.seed, image_options=opts.image,
+        on_stage=run.stage,
+    )
+    run.warnings.extend(run.optimized.warnings)
+
+
+def source_outputs(run: Run) -> None:
+    from edgekit.fidelity.metrics import predict_source
+
+    run.stage("running the source model")
+    out = predict_source(run.model, run.validation.x)
+    if not all(np.isfinite(o).all() for o in out):
+        raise CalibrationError(
+            f"{run.model.path}: the source model outputs NaN/Inf on the validation inputs; check the model and data"
+        )
+    run.source_outputs = out
+
+
+def emit(run: Run) -> None:
+    """Emit and validate every format; nothing is written yet."""
+    from edgekit.engine.record import artifact_record
+
+    calib = None if run.calibration_used is None else run.calibration_used.x
+    for fmt in run.formats:
+        run.stage(f"converting to {fmt} ({run.precision.value})")
+        art = EMITTERS.get(fmt)(run.model, run.profile, run.precision, calib, seed=run.options.seed,
+                                **run.options.emit_options(fmt))
+        run.stage(f"validating {fmt} with {art.runtime}")
+        record, outputs = artifact_record(run, art)
+        run.built.append(Built(record=record, data=art.data, outputs=outputs, artifact=art))
+        if run.optimized is not None:
+            run.optimized.add_artifact(record.path, art)

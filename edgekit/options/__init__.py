@@ -1,0 +1,136 @@
+"""Everything a conversion can be told, as one frozen pydantic model: :class:`ConvertOptions`.
+
+The CLI (``convert``, ``sweep``), the build config and the sweep's variants all fill it; a variant is a name
+plus a *partial* update (:meth:`ConvertOptions.updated`). Its ``model_dump(mode="json")`` is what the build
+cache key covers, so a new option is covered the moment it is added here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edgekit.errors import ConfigError
+from edgekit.options.optimize import OptimizeOptions
+from edgekit.options.image import ImageOptions
+from edgekit.registry import EMITTERS
+from edgekit.targets import Precision
+
+DEFAULT_CALIBRATION_SAMPLES = 200
+RANDOM = "random"
+
+
+class OnnxEmitOptions(BaseModel):
+    """ONNX export/quantization overrides; unset ones come from the target profile's ``[onnx]`` table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    opset: int | None = None
+    calibration_method: Literal["minmax", "percentile", "entropy"] | None = None
+    per_channel: bool | None = None
+    activation_symmetric: bool | None = None
+    reduce_range: bool | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class FidelityBudget(BaseModel):
+    """What an artifact must meet to be called good. Unset ``min_cosine`` = the profile's ``min_cosine``;
+    ``max_accuracy_drop`` is in percentage points and applies when the validation data has labels."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_cosine: float | None = Field(None, ge=-1, le=1)
+    max_accuracy_drop: float | None = Field(1.0, ge=0, le=100)
+    min_top1_agreement: float | None = Field(None, ge=0, le=1)
+
+
+class ConvertOptions(BaseModel):
+    """One conversion's options. Paths are kept as given (strings), so the dump is stable JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    precision: Precision | None = None  # None: the profile's default
+    formats: tuple[str, ...] | None = Field(None, min_length=1)  # None: the profile's
+    calibration: str | None = None  # .npz / .npy / image folder, or "random"
+    calibration_samples: int = Field(DEFAULT_CALIBRATION_SAMPLES, ge=1)
+    eval_data: str | None = None
+    image: ImageOptions | None = None
+    seed: int = 0
+    unsafe_deserialization: bool = False
+    input_shape: str | None = None  # ONNX models with dynamic dimensions: "1,3,32,32" or "NAME:1,3,32,32"
+    onnx: OnnxEmitOptions = OnnxEmitOptions()
+    optimize: OptimizeOptions | None = None
+    budget: FidelityBudget = FidelityBudget()
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value):
+        if value is None:
+            return None
+        for f in value:
+            EMITTERS.check(f)
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("calibration", "eval_data", mode="before")
+    @classmethod
+    def _path_text(cls, value):
+        return None if value is None else str(value)
+
+    @model_validator(mode="after")
+    def _cross(self) -> ConvertOptions:
+        if self.eval_data == RANDOM:
+            raise ValueError("eval_data: 'random' is not evaluation data; pass a .npz/.npy file or an image folder")
+        if self.optimize is not None and not self.optimize.active:
+            raise ValueError("optimize: give prune and/or qat, or leave optimize out")
+        return self
+
+    @classmethod
+    def make(cls, **fields: Any) -> ConvertOptions:
+        """Build from keyword fields; a bad value raises ConfigError naming the field and the fix."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise options_error(exc) from None
+
+    def updated(self, partial: dict[str, Any] | None) -> ConvertOptions:
+        """These options with ``partial`` (a nested dict of fields) applied on top, validated again."""
+        if not partial:
+            return self
+        merged = deep_merge(self.model_dump(exclude_unset=False), partial)
+        return type(self).make(**merged)
+
+    @property
+    def uses_random_calibration(self) -> bool:
+        return self.calibration == RANDOM
+
+    def emit_options(self, fmt: str) -> dict[str, Any]:
+        """Keyword options for the emitter of ``fmt``."""
+        return self.onnx.overrides() if fmt == "onnx" else {}
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` applied; nested dicts merge, everything else is replaced."""
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def options_error(exc: ValidationError, what: str = "options") -> ConfigError:
+    """One ConfigError listing each bad field (dotted path) with pydantic's reason, without its prefixes."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or what
+        flag = "--" + loc.replace("_", "-").replace(".", "-") if loc != what else loc
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("enum", "literal_error"):
+            lines.append(f"{flag} {err['input']!r} is unknown; {msg[0].lower()}{msg[1:]}")
+        else:
+            lines.append(f"{flag}: {msg}")
+    return ConfigError("; ".join(lines))
