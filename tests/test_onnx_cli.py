@@ -78,9 +78,11 @@ def test_bad_input_exits_2_and_writes_nothing(digits_onnx, tmp_path, case):
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_input_shape_is_for_onnx_only(example, tmp_path):
-    r = run_cli("convert", example.model, "-t", "x86-ort", "--input-shape", "1,8,8,1", "-o", tmp_path / "o")
-    assert r.returncode == 2 and "--input-shape applies to ONNX models only" in " ".join(r.stderr.split())
+def test_input_shape_must_fit_a_keras_models_fixed_dimensions(example, tmp_path):
+    """--input-shape also fixes a Keras model's dynamic dimensions; it may not change the fixed ones."""
+    r = run_cli("convert", example.model, "-t", "x86-ort", "--input-shape", "1,9,8,1", "-o", tmp_path / "o")
+    msg = " ".join(r.stderr.split())
+    assert r.returncode == 2 and "--input-shape 1,9,8,1 does not fit input 'image' of shape (?,8,8,1)" in msg, msg
     assert not (tmp_path / "o").exists()
 
 

