@@ -33,23 +33,27 @@ def _console(stderr: bool = False):
 
 
 class _Bar:
-    """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line."""
+    """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line.
+
+    One task, made once and reset for each stage: a Ctrl-C (KeyboardInterrupt) can land between any two
+    statements of a callback, and the remote bench catches it and keeps calling the bar (fetch the partial
+    result). Removing the old task and adding a new one left a removed task id behind when it landed between
+    the two, and the next stage removed it again (KeyError in rich). Resetting one task has no such window."""
 
     def __init__(self, prefix: str = ""):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                  console=_console(stderr=True), transient=True)
-        self.prefix, self.task, self.stage, self.shown = prefix, None, None, -1
+        self.task = self.progress.add_task("", total=None, visible=False)
+        self.prefix, self.stage, self.shown = prefix, None, -1
 
     def __call__(self, stage: str, done: int, total: int, prefix: str | None = None) -> None:
         label = f"{prefix or self.prefix}{stage}"
         if label != self.stage:
             self.stage, self.shown = label, -1
             self.progress.console.print(f"[dim]{label} ({total})…[/]")
-            if self.task is not None:
-                self.progress.remove_task(self.task)
-            self.task = self.progress.add_task(label, total=total)
+            self.progress.reset(self.task, total=total, description=label, visible=True)
         if done == total or done - self.shown >= max(1, total // 500):  # cheap: called between timed runs
             self.shown = done
             self.progress.update(self.task, completed=done)
@@ -115,8 +119,6 @@ def bench(
     """Measure latency (and optionally accuracy) of a .tflite/.onnx model here or on a device over ssh."""
     from edgekit.bench import BenchOptions
     from edgekit.bench import bench as run_bench
-    from edgekit.hashing import atomic_write_json
-
     opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed, inputs=inputs, eval_data=eval_data,
                         runtime=runtime, accelerator=accelerator, require_full_acceleration=require_full_acceleration)
     ssh = _ssh(identity, known_hosts, accept_new_host_key, remote_python, timeout)
@@ -126,13 +128,27 @@ def bench(
     except KeyboardInterrupt:
         _console(stderr=True).print("[bold red]interrupted[/] before any timed run: no result")
         raise typer.Exit(130) from None
+    print_bench(result)  # first: a result that cannot be written is still shown
     if json_out is not None:
-        atomic_write_json(json_out, result)
-    print_bench(result)
-    if json_out is not None:
+        _write_result(json_out, result)
         _console().print(f"wrote {json_out}")
     if result["interrupted"]:
         raise typer.Exit(130)
+
+
+def _write_result(path: Path, result: dict) -> None:
+    """Write the result JSON atomically; an unwritable ``--json`` path is bad input (exit 2), one message."""
+    from edgekit.errors import ConfigError
+    from edgekit.hashing import atomic_write_json
+
+    if path.is_dir():
+        raise ConfigError(f"--json {path}: is a folder; pass a file path such as {path / 'bench.json'} "
+                          "(the result is printed above)")
+    try:
+        atomic_write_json(path, result)
+    except OSError as exc:
+        raise ConfigError(f"--json {path}: cannot write the result ({exc.strerror or exc}); pass a writable "
+                          "file path (the result is printed above)") from None
 
 
 def harness(
