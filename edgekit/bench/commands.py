@@ -3,7 +3,10 @@ edgekit/cli.py). Thin: parse, call edgekit.bench, print. Nothing heavy at import
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,6 +35,26 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block and raise it once the block is done: the code in
+    the block never sees a KeyboardInterrupt half-way. Main thread only (where Python runs signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got:
+            if callable(old):
+                old(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+            else:
+                raise KeyboardInterrupt
+
+
 class _Bar:
     """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line.
 
@@ -49,6 +72,10 @@ class _Bar:
         self.prefix, self.stage, self.shown = prefix, None, -1
 
     def __call__(self, stage: str, done: int, total: int, prefix: str | None = None) -> None:
+        with _sigint_deferred():  # a Ctrl-C inside rich (holding its lock) could deadlock its refresh thread
+            self._show(stage, done, total, prefix)
+
+    def _show(self, stage: str, done: int, total: int, prefix: str | None) -> None:
         label = f"{prefix or self.prefix}{stage}"
         if label != self.stage:
             self.stage, self.shown = label, -1
@@ -160,7 +187,14 @@ def harness(
     if write is None:
         sys.stdout.write(harness_source())
         return
-    path = write_harness(write)
+    from edgekit.errors import ConfigError
+
+    if write.exists() and not write.is_dir():
+        raise ConfigError(f"--write {write}: is a file; pass a folder (the harness is written there as edgekit_harness.py)")
+    try:
+        path = write_harness(write)
+    except OSError as exc:
+        raise ConfigError(f"--write {write}: cannot write the harness there ({exc.strerror or exc}); pass a writable folder") from None
     _console(stderr=True).print(f"wrote {path}; on the device: python3 {path.name} model.tflite --threads 4 --json result.json")
 
 
