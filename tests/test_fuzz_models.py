@@ -94,3 +94,17 @@ def test_seeds_load(seeds, tmp_path):
 def test_fuzz_model_bytes(seeds, tmp_path, kind, data):
     p = _write(tmp_path, f"m.{kind}", data.draw(ft.mutated(seeds[kind]), label="bytes"))
     ft.outcome(bench_tflite if kind == "tflite" else load_source, p, watch=p.parent)
+
+
+def test_undefined_onnx_element_type_is_a_model_load_error(tmp_path):
+    """Found by benchmarks/fuzz_long.py: an output whose element type ONNX does not define (a flipped bit)
+    passed onnx.checker and raised KeyError from onnx.helper."""
+    import onnx
+
+    from edgekit.errors import ModelLoadError
+
+    m = onnx.load_from_string(onnx_seed())
+    m.graph.output[0].type.tensor_type.elem_type = 65
+    p = _write(tmp_path, "m.onnx", m.SerializeToString())
+    with pytest.raises(ModelLoadError):
+        load_source(p)
