@@ -7,7 +7,6 @@ pass a shipped profile by name (``--target rpi``) or their own file by path (``-
 
 from __future__ import annotations
 
-import tomllib
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgekit.configfile import parse_mapping, pydantic_errors, read_mapping
 from edgekit.errors import ConfigError
 
 
@@ -122,30 +122,14 @@ def builtin_names() -> list[str]:
 
 
 def _parse(text: str, origin: str, suffix: str) -> dict:
-    try:
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = tomllib.loads(text)
-    except Exception as exc:  # tomllib.TOMLDecodeError, yaml.YAMLError
-        raise ConfigError(f"target profile {origin}: not valid {suffix.lstrip('.').upper()}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"target profile {origin}: expected a table of fields at the top level")
-    return data
+    return parse_mapping(text, origin, suffix, "target profile")
 
 
 def _validate(data: dict, origin: str) -> TargetProfile:
     try:
-        return TargetProfile(**data, source=origin)
+        return TargetProfile.model_validate({**data, "source": origin})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "profile"
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  {loc}: {msg}")
-        raise ConfigError(f"target profile {origin} is invalid:\n" + "\n".join(lines)) from None
+        raise pydantic_errors(exc, f"target profile {origin}") from None
 
 
 def load_target(name_or_path: str | Path) -> TargetProfile:
@@ -155,7 +139,7 @@ def load_target(name_or_path: str | Path) -> TargetProfile:
     if path.suffix in (".toml", ".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ConfigError(f"target profile file {text} does not exist")
-        return _validate(_parse(path.read_text(), str(path), path.suffix), str(path))
+        return _validate(read_mapping(path, "target profile"), str(path))
     res = _builtin_dir() / f"{text}.toml"
     if not res.is_file():
         names = builtin_names()

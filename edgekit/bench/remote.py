@@ -13,6 +13,7 @@ through :func:`shlex.quote`. One multiplexed connection (ControlMaster) serves a
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -76,7 +77,18 @@ class SshOptions:
     accept_new_host_key: bool = False
     remote_python: str = "python3"
     connect_timeout: int = 15
-    timeout: float | None = None  # seconds for the benchmark itself
+    timeout: float | None = None  # seconds for the benchmark itself; also bounds the connection
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ConfigError(f"--timeout {self.timeout}: must be a number of seconds > 0")
+
+    @property
+    def connect_seconds(self) -> int:
+        """ssh's ConnectTimeout (TCP connect and the SSH banner): at most --timeout, whole seconds, >= 1."""
+        if self.timeout is None:
+            return self.connect_timeout
+        return max(1, math.ceil(min(float(self.connect_timeout), self.timeout)))
 
 
 class SshSession:
@@ -94,7 +106,7 @@ class SshSession:
 
     def _opts(self) -> list[str]:
         o = self.options
-        opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={o.connect_timeout}"]
+        opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={o.connect_seconds}"]
         opts += ["-o", f"StrictHostKeyChecking={'accept-new' if o.accept_new_host_key else 'yes'}"]
         if o.known_hosts is not None:
             opts += ["-o", f"UserKnownHostsFile={Path(o.known_hosts).resolve()}"]
@@ -166,7 +178,10 @@ def _ssh_failure(device: SshDevice, stderr: str, o: SshOptions) -> str:
         )
     elif "Permission denied" in stderr:
         msg += ". Authentication failed: pass --identity KEY (its public key must be in the device's authorized_keys)"
-    elif "Connection refused" in stderr or "timed out" in stderr or "Could not resolve" in stderr:
+    elif "timed out" in stderr:
+        src = " (from --timeout)" if o.timeout is not None else ""
+        msg += f" (waited {o.connect_seconds} s{src}). Is the device on, sshd running, and the host/port right?"
+    elif "Connection refused" in stderr or "Could not resolve" in stderr:
         msg += ". Is the device on, sshd running, and the host/port right?"
     return msg
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,24 +30,52 @@ def ssh_options(identity, known_hosts, accept_new, remote_python, timeout=None):
                       remote_python=remote_python, timeout=timeout)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block and raise it once the block is done: the code in
+    the block never sees a KeyboardInterrupt half-way. Main thread only (where Python runs signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got:
+            if callable(old):
+                old(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+            else:
+                raise KeyboardInterrupt
+
+
 class Bar:
-    """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line."""
+    """A rich progress bar fed by ``(stage, done, total)`` callbacks; prints each new stage as a line.
+
+    One task, made once and reset for each stage: a Ctrl-C (KeyboardInterrupt) can land between any two
+    statements of a callback, and the remote bench catches it and keeps calling the bar (fetch the partial
+    result). Removing the old task and adding a new one left a removed task id behind when it landed between
+    the two, and the next stage removed it again (KeyError in rich). Resetting one task has no such window."""
 
     def __init__(self, prefix: str = ""):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                  console=console(stderr=True), transient=True)
-        self.prefix, self.task, self.stage, self.shown = prefix, None, None, -1
+        self.task = self.progress.add_task("", total=None, visible=False)
+        self.prefix, self.stage, self.shown = prefix, None, -1
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        with _sigint_deferred():  # a Ctrl-C inside rich (holding its lock) could deadlock its refresh thread
+            self._show(stage, done, total)
+
+    def _show(self, stage: str, done: int, total: int) -> None:
         label = f"{self.prefix}{stage}"
         if label != self.stage:
             self.stage, self.shown = label, -1
             self.progress.console.print(f"[dim]{label} ({total})…[/]")
-            if self.task is not None:
-                self.progress.remove_task(self.task)
-            self.task = self.progress.add_task(label, total=total)
+            self.progress.reset(self.task, total=total, description=label, visible=True)
         if done == total or done - self.shown >= max(1, total // 500):  # cheap: called between timed runs
             self.shown = done
             self.progress.update(self.task, completed=done)
@@ -110,8 +141,6 @@ def bench(
     """Measure latency (and optionally accuracy) of a .tflite/.onnx model here or on a device over ssh."""
     from edgekit.bench import BenchOptions
     from edgekit.bench import bench as run_bench
-    from edgekit.hashing import atomic_write_json
-
     opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed, inputs=inputs, eval_data=eval_data,
                         runtime=runtime, accelerator=accelerator, require_full_acceleration=require_full_acceleration)
     ssh = ssh_options(identity, known_hosts, accept_new_host_key, remote_python, timeout)
@@ -121,13 +150,27 @@ def bench(
     except KeyboardInterrupt:
         console(stderr=True).print("[bold red]interrupted[/] before any timed run: no result")
         raise typer.Exit(130) from None
+    print_bench(result)  # first: a result that cannot be written is still shown
     if json_out is not None:
-        atomic_write_json(json_out, result)
-    print_bench(result)
-    if json_out is not None:
+        _write_result(json_out, result)
         console().print(f"wrote {json_out}")
     if result["interrupted"]:
         raise typer.Exit(130)
+
+
+def _write_result(path: Path, result: dict) -> None:
+    """Write the result JSON atomically; an unwritable ``--json`` path is bad input (exit 2), one message."""
+    from edgekit.errors import ConfigError
+    from edgekit.hashing import atomic_write_json
+
+    if path.is_dir():
+        raise ConfigError(f"--json {path}: is a folder; pass a file path such as {path / 'bench.json'} "
+                          "(the result is printed above)")
+    try:
+        atomic_write_json(path, result)
+    except OSError as exc:
+        raise ConfigError(f"--json {path}: cannot write the result ({exc.strerror or exc}); pass a writable "
+                          "file path (the result is printed above)") from None
 
 
 def harness(
@@ -139,5 +182,65 @@ def harness(
     if write is None:
         sys.stdout.write(harness_source())
         return
-    path = write_harness(write)
+    from edgekit.errors import ConfigError
+
+    if write.exists() and not write.is_dir():
+        raise ConfigError(f"--write {write}: is a file; pass a folder (the harness is written there as edgekit_harness.py)")
+    try:
+        path = write_harness(write)
+    except OSError as exc:
+        raise ConfigError(f"--write {write}: cannot write the harness there ({exc.strerror or exc}); pass a writable folder") from None
     console(stderr=True).print(f"wrote {path}; on the device: python3 {path.name} model.tflite --threads 4 --json result.json")
+
+
+def sweep(
+    model: Annotated[Path, typer.Argument(help="A .keras / .h5 file, a SavedModel folder or an .onnx file.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or path.")] = "rpi",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for sweep.json, sweep.md, pareto.png and the artifacts.")] = Path("sweep"),
+    calibration: Annotated[Optional[str], typer.Option(help="Calibration data (.npz/.npy/images dir); int8/int16x8 variants need it.")] = None,
+    calibration_samples: Annotated[int, typer.Option(help="Calibration samples to draw (seeded).")] = 200,
+    eval_data: Annotated[Optional[Path], typer.Option(help="Held-out .npz with labels: the accuracy axis.")] = None,
+    variants: Annotated[Optional[str], typer.Option(help="Comma-separated variant names (default: all the target allows).")] = None,
+    max_accuracy_drop: Annotated[float, typer.Option(help="Recommend the fastest variant at most this many accuracy points below the source.")] = 1.0,
+    threads: Threads = None,
+    runs: Runs = 100,
+    warmup: Warmup = 10,
+    seed: Annotated[int, typer.Option(help="Seed for calibration sampling and random inputs.")] = 0,
+    device: Device = None,
+    identity: Identity = None,
+    known_hosts: KnownHosts = None,
+    accept_new_host_key: AcceptNew = False,
+    remote_python: RemotePython = "python3",
+) -> None:
+    """Build every variant a target allows, validate and benchmark each, recommend one; table + Pareto plot."""
+    import os
+
+    from edgekit.bench import BenchOptions
+    from edgekit.bench.sweep import sweep as run_sweep
+    from edgekit.bench.sweep_report import markdown, where_text
+    from edgekit.targets import load_target
+
+    profile = load_target(target)
+    if threads is None:
+        threads = profile.default_threads if device else min(profile.default_threads, os.cpu_count() or 1)
+    opts = BenchOptions(threads=threads, runs=runs, warmup=warmup, seed=seed)
+    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
+    bar = Bar()
+    with bar:
+        res = run_sweep(model, target=profile, output_dir=output, calibration=calibration, calibration_samples=calibration_samples,
+                        eval_data=eval_data, variants=names, max_accuracy_drop=max_accuracy_drop, options=opts, device=device,
+                        ssh=_ssh(identity, known_hosts, accept_new_host_key, remote_python), seed=seed,
+                        on_event=lambda v, stage, d, t: bar(stage, d, t, prefix=f"{v}: "))
+    sys.stdout.write(markdown(res.data))
+    con = console()
+    con.print(f"[bold yellow]latency {where_text(res.data)}[/]")
+    con.print("wrote " + ", ".join(str(p) for p in res.paths.values()))
+    if res.interrupted:
+        con.print(f"[bold red]INTERRUPTED[/]: partial sweep ({len(res.data['rows'])} of {len(res.data['planned'])} variants)")
+        raise typer.Exit(130)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("harness")(harness)
+    app.command("sweep")(sweep)

@@ -227,7 +227,12 @@ def _spec(vi) -> TensorSpec:
     from onnx import helper
 
     elem = vi.type.tensor_type.elem_type
-    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem)).name if elem else "float32"
+    try:
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem)).name if elem else "float32"
+    except (KeyError, TypeError, ValueError):
+        raise ModelLoadError(
+            f"{vi.name!r} has element type {elem}, which ONNX does not define: the file is corrupt. Re-export it"
+        ) from None
     return TensorSpec(name=vi.name, shape=_dims(vi), dtype=dtype)
 
 

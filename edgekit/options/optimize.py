@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from edgekit.configfile import pydantic_errors
 from edgekit.errors import ConfigError
 
 _NM_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -94,8 +95,7 @@ class OptimizeOptions(BaseModel):
         try:
             return cls(**flags)
         except ValidationError as exc:
-            msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-            raise ConfigError(f"optimization options: {msgs}") from None
+            raise pydantic_errors(exc, "optimization options", with_fields=False) from None
 
     @property
     def active(self) -> bool:

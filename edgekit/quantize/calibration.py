@@ -83,6 +83,11 @@ def _load_images(folder: Path, spec: TensorSpec, opts: ImageOptions) -> Dataset:
                 a = np.asarray(im, dtype=np.float32)
         except (UnidentifiedImageError, OSError) as exc:
             raise CalibrationError(f"{p}: not a readable image ({exc}); remove it from the folder") from None
+        except Exception as exc:  # a corrupt file makes PIL's decoders raise ValueError, SyntaxError, EOFError...
+            raise CalibrationError(
+                f"{p}: a corrupt or truncated image ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                "remove or re-save it"
+            ) from None
         arrays.append(a.reshape(h, w, c))
     x = np.stack(arrays)
     if opts.normalize == "0..1":

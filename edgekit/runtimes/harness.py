@@ -195,8 +195,8 @@ class TFLiteBackend:
                 if any(int(s) < 0 for s in sig):
                     it.resize_tensor_input(d["index"], [1 if int(s) < 0 else int(s) for s in sig])
             it.allocate_tensors()
-        except ValueError as exc:
-            raise HarnessError(f"{origin}: {self.name} cannot load this model: {exc}", "model") from exc
+        except (ValueError, RuntimeError) as exc:  # RuntimeError: a corrupt graph fails to prepare/allocate
+            raise HarnessError(f"{origin}: {self.name} cannot load this model: {' '.join(str(exc).split())}", "model") from exc
         self._it = it
         self.accelerator = None
         self._in = [d["index"] for d in it.get_input_details()]

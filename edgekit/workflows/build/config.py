@@ -20,13 +20,13 @@ config file's folder, so ``edgekit build path/to/edgekit.yaml`` works from anywh
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from edgekit.configfile import SUFFIXES, pydantic_errors, read_mapping
 from edgekit.errors import ConfigError
 from edgekit.options import RANDOM, ConvertOptions, FidelityBudget, OnnxEmitOptions
 from edgekit.options.image import ImageOptions
@@ -125,7 +125,10 @@ class ModelSpec(CellOptions):
     def _labels(cls, value, info: ValidationInfo):
         if isinstance(value, str):
             path = Path(_resolve(value, info))
-            names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            try:
+                names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            except OSError as exc:  # a folder, unreadable (a bad encoding is a ValueError already)
+                raise ValueError(f"{value}: cannot read the class names ({exc.strerror or exc})") from None
             if not names:
                 raise ValueError(f"{value}: no class names (expected one per line)")
             return tuple(names)
@@ -165,33 +168,13 @@ def cell_id(model: str, target: str, variant: str = DEFAULT_VARIANT) -> str:
 
 
 def _errors(exc: ValidationError, origin: str) -> ConfigError:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "config"
-        lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
-    return ConfigError(f"build config {origin} is invalid:\n" + "\n".join(lines))
+    return pydantic_errors(exc, f"build config {origin}")
 
 
 def _parse(path: Path) -> dict:
-    if not path.is_file():
+    if path.suffix in SUFFIXES and not path.is_file():
         raise ConfigError(f"build config {path} does not exist; pass an edgekit.yaml or .toml file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        elif path.suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ConfigError(f"build config {path}: expected a .yaml, .yml or .toml file")
-    except ConfigError:
-        raise
-    except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError
-        raise ConfigError(f"build config {path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"build config {path}: expected a mapping of fields at the top level")
-    return data
+    return read_mapping(path, "build config")
 
 
 def load_config(path: str | Path) -> tuple[BuildConfig, dict[str, TargetProfile]]:
