@@ -248,6 +248,7 @@ from edgekit.report.cli import report as _report  # noqa: E402
 
 for _cmd in (_build, _merge, _report):
     app.command()(_cmd)
+app.add_typer(__import__("edgekit.device.cli", fromlist=["app"]).app, name="device-env")  # edgekit device-env
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -115,3 +115,18 @@ def run_cli_interrupted(*args: str, when: str, timeout: float = 120) -> subproce
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "".join(seen) + stderr)
+
+
+@pytest.fixture(scope="session")
+def rpi_device_envs():
+    """The emulated aarch64 environments of the rpi profile's device runtimes (set up once, then cached under
+    $EDGEKIT_DEVICE_ENV or ~/.cache/edgekit/device-env; a fresh machine builds them: about 40 s here)."""
+    import shutil as _sh
+
+    from edgekit.device.env import ensure
+    from edgekit.targets import load_target
+
+    if not (_sh.which("qemu-aarch64-static") and (_sh.which("debootstrap") or Path("/usr/sbin/debootstrap").exists())):
+        pytest.skip("qemu-user-static and debootstrap are not installed (run .ci/setup)")
+    profile = load_target("rpi")
+    return profile, [ensure(rt, profile.arch) for rt in profile.device_runtimes]
