@@ -49,6 +49,20 @@ class OnnxOptions(BaseModel):
     quant_format: Literal["qdq", "qoperator"] = "qdq"
 
 
+class DeviceRuntime(BaseModel):
+    """A runtime the device itself runs (validated there under emulation: :mod:`edgekit.device`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["tflite-runtime", "ai-edge-litert"]
+    version: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*(\.post[0-9]+)?$")
+    python: str = Field("3.11", pattern=r"^3\.[0-9]+$")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}=={self.version} (Python {self.python})"
+
+
 class TargetProfile(BaseModel):
     """One deployment target. Frozen: a profile never changes after it is loaded."""
 
@@ -70,6 +84,9 @@ class TargetProfile(BaseModel):
     memory_budget_mb: float | None = Field(None, gt=0)
     min_cosine: float | None = Field(0.99, ge=-1, le=1)  # the fidelity gate's default (--min-cosine overrides)
     onnx: OnnxOptions = OnnxOptions()
+    arch: Literal["aarch64", "x86_64", "armv7l"] | None = None  # the device's CPU architecture
+    device_runtimes: tuple[DeviceRuntime, ...] = ()  # what the device runs (checked under emulation)
+    emulation_cpu: str | None = None  # qemu -cpu model for emulated validation, e.g. cortex-a72
     source: str = ""  # where the profile was loaded from (filled in by the loader)
 
     @model_validator(mode="after")
@@ -99,7 +116,20 @@ class TargetProfile(BaseModel):
             raise ValueError("formats: a 'litert' profile must emit 'tflite'")
         if self.runtime == "onnxruntime" and "onnx" not in self.formats:
             raise ValueError("formats: an 'onnxruntime' profile must emit 'onnx'")
+        self._check_device_runtimes()
         return self
+
+    def _check_device_runtimes(self) -> None:
+        if not self.device_runtimes:
+            return
+        if self.arch is None or "tflite" not in self.formats:
+            raise ValueError("device_runtimes: needs arch (e.g. arch = \"aarch64\") and a 'tflite' format")
+        from edgekit.device.wheels import check
+
+        for rt in self.device_runtimes:
+            problem = check(rt.name, rt.version, rt.python, self.arch)
+            if problem:
+                raise ValueError(f"device_runtimes: {problem}; name one of those")
 
     def io_dtype_for(self, precision: Precision) -> str:
         """The IO dtype an artifact of ``precision`` gets: the profile's for int8, float otherwise."""

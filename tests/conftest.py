@@ -141,3 +141,18 @@ def every_manifest_validates(tmp_path_factory):
         except jsonschema.ValidationError as exc:
             bad.append(f"{path}: {exc.message}")
     assert not bad, f"{len(bad)} of {n} manifests do not validate against the schema:\n" + "\n".join(bad[:5])
+
+
+@pytest.fixture(scope="session")
+def rpi_device_envs():
+    """The emulated aarch64 environments of the rpi profile's device runtimes (set up once, then cached under
+    $EDGEKIT_DEVICE_ENV or ~/.cache/edgekit/device-env; a fresh machine builds them: about 40 s here)."""
+    import shutil as _sh
+
+    from edgekit.device.env import ensure
+    from edgekit.targets import load_target
+
+    if not (_sh.which("qemu-aarch64-static") and (_sh.which("debootstrap") or Path("/usr/sbin/debootstrap").exists())):
+        pytest.skip("qemu-user-static and debootstrap are not installed (run .ci/setup)")
+    profile = load_target("rpi")
+    return profile, [ensure(rt, profile.arch) for rt in profile.device_runtimes]

@@ -23,7 +23,10 @@ app = typer.Typer(
 )
 
 for _entry in COMMANDS:
-    app.command(_entry.name)(_entry.load())
+    if _entry.meta.get("group"):
+        app.add_typer(_entry.load(), name=_entry.name)
+    else:
+        app.command(_entry.name)(_entry.load())
 
 
 def main(argv: Optional[list[str]] = None) -> None:
