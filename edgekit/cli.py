@@ -246,7 +246,9 @@ _register_bench(app)
 from edgekit.build.cli import build as _build, merge as _merge  # noqa: E402
 from edgekit.report.cli import report as _report  # noqa: E402
 
-for _cmd in (_build, _merge, _report):
+from edgekit.placement.cli import inspect as _inspect  # noqa: E402
+
+for _cmd in (_build, _merge, _report, _inspect):
     app.command()(_cmd)
 
 
