@@ -144,6 +144,20 @@ def disagreements(predicted: Placement, compiled: Placement) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _run(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+    """Run in its own process group; on timeout kill the whole group (a compiler may fork helpers)."""
+    import signal
+
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
 def find_compiler(explicit: str | Path | None = None) -> str | None:
     if explicit:
         p = Path(explicit)
@@ -165,8 +179,7 @@ def compile_model(model: Path, out_dir: Path, predicted: Placement, *, compiler:
     model = Path(model)
     with tempfile.TemporaryDirectory(prefix="edgekit-etpu-") as tmp:
         try:
-            proc = subprocess.run([exe, "-s", "-o", tmp, str(model)], capture_output=True, text=True,
-                                  timeout=timeout_s, start_new_session=True)
+            proc = _run([exe, "-s", "-o", tmp, str(model)], timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise RuntimeUnavailableError(
                 f"edgetpu_compiler did not finish within {timeout_s:g} s and was stopped; nothing was written. "
