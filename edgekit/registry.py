@@ -116,4 +116,5 @@ COMMANDS.register("sweep", "edgekit.cli.sweep:sweep_cmd")
 COMMANDS.register("build", "edgekit.cli.build:build")
 COMMANDS.register("merge", "edgekit.cli.build:merge")
 COMMANDS.register("report", "edgekit.cli.report:report")
+COMMANDS.register("inspect", "edgekit.placement.cli:inspect")
 COMMANDS.register("device-env", "edgekit.device.cli:app", group=True)  # a typer sub-app: setup | status

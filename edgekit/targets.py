@@ -71,7 +71,7 @@ class TargetProfile(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str
     device: str = ""
-    runtime: Literal["litert", "onnxruntime"]
+    runtime: Literal["litert", "onnxruntime", "tflm"]
     delegate: Literal["xnnpack", "gpu", "edgetpu", "cpu"] = "xnnpack"
     formats: tuple[Literal["tflite", "onnx"], ...] = ("tflite",)
     precision: Precision
@@ -87,6 +87,11 @@ class TargetProfile(BaseModel):
     arch: Literal["aarch64", "x86_64", "armv7l"] | None = None  # the device's CPU architecture
     device_runtimes: tuple[DeviceRuntime, ...] = ()  # what the device runs (checked under emulation)
     emulation_cpu: str | None = None  # qemu -cpu model for emulated validation, e.g. cortex-a72
+    # placement and microcontroller budgets (edgekit.placement): a rule set under targets/rules/ or a path;
+    # RAM = the TFLite Micro arena must fit, flash = the model bytes must fit
+    placement_rules: str | None = None
+    ram_budget_bytes: int | None = Field(None, gt=0)
+    flash_budget_bytes: int | None = Field(None, gt=0)
     source: str = ""  # where the profile was loaded from (filled in by the loader)
 
     @model_validator(mode="after")
@@ -114,6 +119,8 @@ class TargetProfile(BaseModel):
             )
         if self.runtime == "litert" and "tflite" not in self.formats:
             raise ValueError("formats: a 'litert' profile must emit 'tflite'")
+        if self.runtime == "tflm" and (self.ram_budget_bytes is None or self.flash_budget_bytes is None):
+            raise ValueError("ram_budget_bytes: a 'tflm' (microcontroller) profile needs ram_budget_bytes and flash_budget_bytes")
         if self.runtime == "onnxruntime" and "onnx" not in self.formats:
             raise ValueError("formats: an 'onnxruntime' profile must emit 'onnx'")
         self._check_device_runtimes()
