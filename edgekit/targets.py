@@ -131,7 +131,7 @@ class TargetProfile(BaseModel):
             return
         if self.arch is None or "tflite" not in self.formats:
             raise ValueError("device_runtimes: needs arch (e.g. arch = \"aarch64\") and a 'tflite' format")
-        from edgekit.device.wheels import check
+        from edgekit.device_wheels import check
 
         for rt in self.device_runtimes:
             problem = check(rt.name, rt.version, rt.python, self.arch)

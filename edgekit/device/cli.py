@@ -30,7 +30,7 @@ def _runtimes(target: str, runtime: Optional[list[str]], python: str):
             out.append(DeviceRuntime(name=name, version=version, python=python))
         except ValueError:
             raise ConfigError(f"--runtime {spec!r}: NAME is tflite-runtime or ai-edge-litert, VERSION like 2.14.0") from None
-    from edgekit.device.wheels import check
+    from edgekit.device_wheels import check
 
     for rt in out:
         problem = check(rt.name, rt.version, rt.python, profile.arch or "aarch64")
