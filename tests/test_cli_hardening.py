@@ -21,10 +21,6 @@ from cli_checks import assert_bad_input, error_lines, snapshot
 from conftest import run_cli
 
 
-def _xfail(defect: str):
-    return pytest.mark.xfail(strict=True, reason=f"issue 13: {defect}")
-
-
 def tiny_onnx(path: Path, elem: int = TensorProto.FLOAT) -> Path:
     """(1, 4) -> Relu -> (1, 4), in ``elem`` (FLOAT or FLOAT16) at both ends."""
     x = helper.make_tensor_value_info("x", elem, [1, 4])
@@ -166,7 +162,7 @@ def _convert(*args):
     return run_cli("convert", *map(str, args))
 
 
-@_xfail("unwritable output (-o is a file) gives a FileExistsError traceback after the whole conversion")
+# issue 13 (fixed): unwritable output (-o is a file) gives a FileExistsError traceback after the whole conversion
 def test_output_that_is_a_file_is_refused_before_any_work(models, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x\n")
@@ -176,7 +172,7 @@ def test_output_that_is_a_file_is_refused_before_any_work(models, tmp_path):
     assert snapshot(afile) == before
 
 
-@_xfail("an output folder under a file gives a traceback after the whole conversion")
+# issue 13 (fixed): an output folder under a file gives a traceback after the whole conversion
 def test_output_under_a_file_is_refused_before_any_work(models, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x\n")
@@ -185,7 +181,7 @@ def test_output_under_a_file_is_refused_before_any_work(models, tmp_path):
     assert afile.read_text() == "x\n"
 
 
-@_xfail("dynamic (None, None, 3) Keras input with --calibration random: TF InvalidArgumentError traceback")
+# issue 13 (fixed): dynamic (None, None, 3) Keras input with --calibration random: TF InvalidArgumentError traceback
 def test_dynamic_image_size_with_random_calibration_is_refused_clearly(models, tmp_path):
     out = tmp_path / "out"
     p = _convert(models / "dynamic.keras", "--target", "rpi", "--calibration", "random", "-o", out)
@@ -194,7 +190,7 @@ def test_dynamic_image_size_with_random_calibration_is_refused_clearly(models, t
     assert snapshot(out) == {}
 
 
-@_xfail("dynamic (None, None, 3) Keras input with real 16x16x3 data: ValueError 'has dynamic dimensions'")
+# issue 13 (fixed): dynamic (None, None, 3) Keras input with real 16x16x3 data: ValueError 'has dynamic dimensions'
 def test_dynamic_image_size_is_fixed_from_the_calibration_data(models, tmp_path):
     out = tmp_path / "out"
     p = _convert(models / "dynamic.keras", "--target", "rpi", "--calibration", models / "rgb16.npz", "-o", out, "--json")
@@ -203,7 +199,7 @@ def test_dynamic_image_size_is_fixed_from_the_calibration_data(models, tmp_path)
     assert m["artifacts"] and "16" in p.stderr  # built, and the CLI said which shape it fixed
 
 
-@_xfail("fp16-input ONNX model: manifest io_dtype float32 while the artifact's input is FLOAT16")
+# issue 13 (fixed): fp16-input ONNX model: manifest io_dtype float32 while the artifact's input is FLOAT16
 def test_manifest_io_dtype_is_read_back_from_the_artifact(models, tmp_path):
     out = tmp_path / "out"
     p = _convert(models / "fp16io.onnx", "--target", "x86-ort", "--precision", "fp32", "--calibration", "random", "-o", out)
@@ -214,7 +210,7 @@ def test_manifest_io_dtype_is_read_back_from_the_artifact(models, tmp_path):
     assert m["artifacts"][0]["io_dtype"] == "float16"
 
 
-@_xfail("a second model converted into the same -o silently replaces manifest.json")
+# issue 13 (fixed): a second model converted into the same -o silently replaces manifest.json
 def test_second_model_into_one_output_folder_is_refused_unless_overwrite(models, tmp_path):
     out = tmp_path / "out"
     first = _convert(models / "cnn.keras", "--target", "rpi", "--calibration", models / "c.npz", "-o", out)
@@ -230,7 +226,7 @@ def test_second_model_into_one_output_folder_is_refused_unless_overwrite(models,
     assert p.returncode == 0, p.stderr[-3000:]
 
 
-@_xfail("a truncated .keras file: the message repeats Keras's misleading 'File not found' for a file that exists")
+# issue 13 (fixed): a truncated .keras file: the message repeats Keras's misleading 'File not found' for a file that exists
 def test_truncated_keras_message_does_not_say_file_not_found(models, tmp_path):
     out = tmp_path / "out"
     p = _convert(models / "truncated.keras", "--target", "rpi", "--calibration", "random", "-o", out)
@@ -239,7 +235,7 @@ def test_truncated_keras_message_does_not_say_file_not_found(models, tmp_path):
     assert snapshot(out) == {}
 
 
-@_xfail("a pickled .npy is refused, but the message repeats numpy's advice to use allow_pickle")
+# issue 13 (fixed): a pickled .npy is refused, but the message repeats numpy's advice to use allow_pickle
 def test_pickled_npy_message_does_not_advise_allow_pickle(models, tmp_path):
     out = tmp_path / "out"
     p = _convert(models / "cnn.keras", "--target", "rpi", "--calibration", models / "pickled.npy", "-o", out)
@@ -252,7 +248,7 @@ def _warnings(p) -> list[str]:
     return [ln for ln in error_lines(p.stderr) + p.stdout.splitlines() if "warning" in ln.lower()]
 
 
-@_xfail("--calibration-samples 1000000000 is silently capped to what the data holds")
+# issue 13 (fixed): --calibration-samples 1000000000 is silently capped to what the data holds
 def test_calibration_samples_cap_is_announced(models, tmp_path):
     p = _convert(models / "cnn.keras", "--target", "rpi", "--calibration", models / "c.npz",
                  "--calibration-samples", "1000000000", "-o", tmp_path / "out")
@@ -260,19 +256,19 @@ def test_calibration_samples_cap_is_announced(models, tmp_path):
     assert any("--calibration-samples" in w and "1000000000" in w for w in _warnings(p)), p.stdout + p.stderr
 
 
-@_xfail("calibration on one sample is accepted without a warning")
+# issue 13 (fixed): calibration on one sample is accepted without a warning
 def test_one_calibration_sample_warns(models, tmp_path):
     p = _convert(models / "cnn.keras", "--target", "rpi", "--calibration", models / "one.npz", "-o", tmp_path / "out")
     assert p.returncode == 0, p.stderr[-3000:]
     assert any("1 sample" in w or "one sample" in w for w in _warnings(p)), p.stdout + p.stderr
 
 
-@_xfail("--unsafe-deserialization is recorded neither in the manifest nor in its warnings")
+# issue 13 (fixed): --unsafe-deserialization is recorded neither in the manifest nor in its warnings
 def test_unsafe_deserialization_is_recorded(models, tmp_path):
     out = tmp_path / "out"
     p = _convert(models / "lambda.keras", "--target", "rpi", "--calibration", models / "c.npz",
                  "--unsafe-deserialization", "-o", out)
     assert p.returncode == 0, p.stderr[-3000:]
     m = json.loads((out / "manifest.json").read_text())
-    assert "unsafe" in json.dumps(m["source"]).lower()
+    assert m["unsafe_deserialization"] is True and m["options"]["unsafe_deserialization"] is True
     assert any("unsafe" in w.lower() for w in m.get("warnings", [])), m.get("warnings")

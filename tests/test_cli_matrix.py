@@ -66,7 +66,6 @@ USAGE = {  # click/typer usage errors print a multi-line box (cli.py: the lead's
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: usage errors print click's multi-line box, not one error: line")
 @pytest.mark.parametrize("case", sorted(USAGE))
 def test_usage_error_is_one_line(ws, case):
     before = snapshot(ws)
@@ -74,7 +73,6 @@ def test_usage_error_is_one_line(ws, case):
     assert snapshot(ws) == before
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: `example -t nope` trains and writes the workdir before refusing the target")
 def test_example_checks_the_target_before_training(ws):
     before = snapshot(ws)
     assert_bad_input(run_cli("example", "-t", "nope", "-w", "ex", "--epochs", "1", cwd=ws), fragment="unknown target")

@@ -29,14 +29,26 @@ for _entry in COMMANDS:
         app.command(_entry.name)(_entry.load())
 
 
+def _fail(message: str, code: int) -> None:
+    from rich.markup import escape
+
+    from edgekit.cli.common import console
+
+    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    sys.exit(code)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
-    """Console entry point: EdgekitError -> one message on stderr and its exit code (usage errors exit 2)."""
+    """Console entry point: EdgekitError and usage errors -> one message line on stderr, exit 2; Ctrl-C -> 130."""
+    usage_error = typer.BadParameter.__mro__[1]  # typer's (vendored) click UsageError
     try:
-        app(args=argv, prog_name="edgekit")
+        code = app(args=argv, prog_name="edgekit", standalone_mode=False)
     except EdgekitError as exc:
-        from rich.markup import escape
-
-        from edgekit.cli.common import console
-
-        console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except usage_error as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "edgekit"
+        _fail(f"{' '.join(exc.format_message().split())} (see `{cmd} --help`)", 2)
+    except typer.Abort:
+        _fail("interrupted", 130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -90,6 +90,9 @@ def example(
     from edgekit.example import make_example
     from edgekit.options import ConvertOptions
 
+    from edgekit.targets import load_target
+
+    profile = load_target(target)  # a bad target fails before any training
     err = o.console(stderr=True)
     with err.status("training the example CNN on scikit-learn digits…"):
         ex = make_example(workdir, seed=seed, epochs=epochs)
@@ -97,7 +100,7 @@ def example(
     out = workdir / "out"
     opts = ConvertOptions(calibration=str(ex.train), eval_data=str(ex.test), seed=seed)
     with err.status("converting…") as status:
-        result = api.convert(ex.model, target, opts, out, overwrite=True,
+        result = api.convert(ex.model, profile, opts, out, overwrite=True,
                              progress=lambda stage, done, total: status.update(f"{stage}…"))
     print_summary(result.manifest, result.warnings, out)
     if not result.passed:

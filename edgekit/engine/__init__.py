@@ -30,7 +30,7 @@ def convert(model: str | Path, target: str | Path | TargetProfile, options: Conv
     out = Path(output_dir)
     output.check_writable(out)
     path = Path(model)
-    output.check_owner(out, output.model_name(source.path if source is not None else path), profile.name, overwrite)
+    output.check_owner(out, source.path if source is not None else path, profile.name, overwrite)
     run = Run(path=path, profile=profile, options=opts, progress=progress, output_dir=out)
     steps.load(run, source)
     steps.data(run)

@@ -53,22 +53,21 @@ def previous(out: Path) -> dict | None:
         return {}
 
 
-def check_owner(out: Path, model_name: str, target: str, overwrite: bool) -> None:
+def check_owner(out: Path, model: Path, target: str, overwrite: bool) -> None:
     """Refuse to replace another model's or target's conversion in ``out`` unless ``overwrite``."""
     old = previous(out)
     if old is None or overwrite:
         return
     try:
-        old_model = model_name(Path(old["source"]["path"]))
-        old_target = old["target"]["name"]
+        old_path, old_target = Path(old["source"]["path"]), old["target"]["name"]
     except (KeyError, TypeError):
         raise ConfigError(
             f"-o {out}: holds a {MANIFEST} edgekit cannot read; pass --overwrite to replace it, or another -o"
         ) from None
-    if (old_model, old_target) != (model_name, target):
+    if (model_name(old_path), old_target) != (model_name(model), target):
         raise ConfigError(
-            f"-o {out}: already holds the conversion of {old_model!r} for target {old_target!r} ({MANIFEST}); "
-            f"converting {model_name!r} for {target!r} there would orphan it. Use another -o, or --overwrite"
+            f"-o {out}: already holds the conversion of {old_path.name} for target {old_target!r} ({MANIFEST}); "
+            f"converting {model.name} for {target!r} there would orphan it. Use another -o, or --overwrite"
         )
 
 

@@ -56,6 +56,11 @@ def _load(path: Path, *, unsafe: bool):
                 f"{path}: the model uses a custom class that is not registered ({msg.splitlines()[0][:300]}). "
                 "Export it without custom layers, or save it as a SavedModel with model.export(DIR)"
             ) from None
+        if "File not found" in msg and path.is_file():  # Keras says so for a damaged zip that exists
+            raise ModelLoadError(
+                f"{path}: not a readable .keras archive (the zip is damaged or truncated). "
+                "Re-save it with model.save('model.keras')"
+            ) from None
         raise ModelLoadError(
             f"{path}: cannot load this Keras model ({type(exc).__name__}: {msg.splitlines()[0][:300] if msg else ''}). "
             "Is the file complete and not corrupt? Re-save it with model.save('model.keras')"

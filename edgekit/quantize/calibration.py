@@ -121,6 +121,11 @@ def _load_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:
     except CalibrationError:
         raise
     except Exception as exc:
+        if "allow_pickle" in str(exc):  # numpy's advice would be to run code from the file: never
+            raise CalibrationError(
+                f"{path}: holds Python objects (a pickle), which edgekit never loads: they can run code. "
+                "Save plain numeric arrays with np.save / np.savez"
+            ) from None
         raise CalibrationError(f"{path}: cannot read this array file ({type(exc).__name__}: {exc})") from None
 
 
