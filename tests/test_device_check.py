@@ -65,7 +65,7 @@ def test_acceptance_attention_model_converted_for_rpi_runs_on_both_device_runtim
     model, _ = attention_keras(fashion, tmp_path / "attention.keras")
     xtr, ytr, xte, yte = sequences(fashion, 200, 1000)
     np.savez(tmp_path / "calib.npz", x=xtr, y=ytr)
-    result = api.convert(model, target="rpi", output_dir=tmp_path / "out", calibration=tmp_path / "calib.npz", seed=0)
+    result = kw.convert(model, target="rpi", output_dir=tmp_path / "out", calibration=tmp_path / "calib.npz", seed=0)
     (artifact,) = [p for p in result.artifact_paths if p.suffix == ".tflite"]
     data = artifact.read_bytes()
     check, fixed = validate(data, load_target("rpi"), [xte])

@@ -58,7 +58,7 @@ def _load(path: Path, *, unsafe: bool):
             ) from None
         if "File not found" in msg and path.is_file():  # Keras says so for a damaged zip that exists
             raise ModelLoadError(
-                f"{path}: not a readable .keras archive (the zip is damaged or truncated). "
+                f"{path}: cannot load this Keras model: not a readable .keras archive (the zip is corrupt or truncated). "
                 "Re-save it with model.save('model.keras')"
             ) from None
         raise ModelLoadError(

@@ -110,7 +110,11 @@ def _load_images(folder: Path, spec: TensorSpec, opts: ImageOptions) -> Dataset:
 def _load_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:
     try:
         if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False), None, "npy"
+            x = np.load(path, allow_pickle=False)
+            if not isinstance(x, np.ndarray):  # an .npz archive named .npy
+                x.close()
+                raise CalibrationError(f"{path}: named .npy but holds an .npz archive; rename it to .npz")
+            return x, None, "npy"
         with np.load(path, allow_pickle=False) as z:
             if "x" not in z.files:
                 raise CalibrationError(
