@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# device-runtime checks under emulation are opted into by the tests that exercise them (device_check="on")
+os.environ["EDGEKIT_DEVICE_CHECK"] = "off"
 REPO = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

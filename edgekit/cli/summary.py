@@ -35,6 +35,25 @@ def table(manifest):
     return tbl
 
 
+def _target_lines(con, a) -> None:
+    """Placement, microcontroller and device-runtime results of one artifact, one line each."""
+    from rich.markup import escape
+
+    if a.placement is not None:
+        con.print(f"placement {escape(a.placement.summary_line)}")
+    if a.mcu is not None:
+        m = a.mcu
+        con.print(f"TFLite Micro {m.tflm_version}: arena {m.arena_bytes:,} B (verified; {m.arena_less_bytes:,} B "
+                  f"{'fails' if m.arena_less_fails else 'also runs'}) of {m.ram_budget_bytes:,} B RAM, "
+                  f"flash {m.flash_bytes:,} B of {m.flash_budget_bytes:,} B")
+    if a.device is not None:
+        for r in a.device.results:
+            agree = r.agreement
+            how = (f"top-1 agreement {agree.top1_agreement:.2%}, cosine {agree.cosine:.5f}" if agree and
+                   agree.top1_agreement is not None else f"cosine {agree.cosine:.5f}" if agree else escape(r.message))
+            con.print(f"{r.runtime} {r.version} ({r.arch}, emulated, not timed): {r.status}; {how}")
+
+
 def print_summary(manifest, warnings: list[str], out_dir: Path) -> None:
     con = console()
     con.print(table(manifest))
@@ -51,6 +70,8 @@ def print_summary(manifest, warnings: list[str], out_dir: Path) -> None:
 
         for line in lines(manifest.optimization.model_dump()):
             con.print(line)
+    for a in manifest.artifacts:
+        _target_lines(con, a)
     for w in warnings:
         con.print(f"[bold yellow]warning:[/] {w}")
     for a in manifest.artifacts:

@@ -22,28 +22,9 @@ from edgekit.device.probe import run_model
 from edgekit.device.quirks import QuirkFinding
 from edgekit.device.runner import DeviceRunResult, agreement, run_on_device
 from edgekit.errors import ConfigError
+from edgekit.manifest.device import NOTE, DeviceCheck  # noqa: F401  (re-exported)
 from edgekit.targets import TargetProfile
 
-NOTE = "emulated (qemu-user): shows that the artifact runs on the device's runtime and what it outputs; not how fast"
-
-
-class DeviceCheck(BaseModel):
-    """The device-runtime check of one artifact (embed as ``model_dump(mode="json")``)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    profile: str
-    arch: str
-    emulated: bool = True
-    note: str = NOTE
-    artifact_sha256: str  # of the artifact checked: the rewritten one when ``rewritten``
-    rewritten: bool
-    quirks: tuple[QuirkFinding, ...]
-    results: tuple[DeviceRunResult, ...]
-    min_cosine: float
-    min_top1_agreement: float
-    passed: bool
-    failures: tuple[str, ...]
 
 
 def host_outputs(data: bytes, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[float, int]]]:

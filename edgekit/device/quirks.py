@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from edgekit.manifest.device import QuirkFinding  # noqa: F401  (re-exported)
 from edgekit.targets import DeviceRuntime
 
 
@@ -37,24 +38,6 @@ class Quirk(BaseModel):
 
     def applies_to(self, runtime: DeviceRuntime, arch: str) -> bool:
         return runtime.name == self.runtime and runtime.version in self.versions and arch == self.arch
-
-
-class QuirkFinding(BaseModel):
-    """A quirk matched at one operator of an artifact, for one device runtime."""
-
-    model_config = ConfigDict(frozen=True)
-
-    quirk: str
-    runtime: str
-    version: str
-    subgraph: int
-    operator: int
-    op: str
-    output: str  # name of the operator's output tensor
-    effect: str
-    fix: str
-    fixed: bool = False
-    test: str
 
 
 @lru_cache(maxsize=1)

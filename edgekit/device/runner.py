@@ -14,39 +14,18 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekit.device.env import DeviceEnv
+from edgekit.manifest.device import Agreement, DeviceRunRecord
 from edgekit.targets import DeviceRuntime
 
 PROBE = Path(__file__).with_name("probe.py")
 MODULE = {"tflite-runtime": "tflite_runtime", "ai-edge-litert": "ai_edge_litert"}
 
 
-class Agreement(BaseModel):
-    """Device outputs vs host outputs on the same inputs (dequantized to float; first output for top-1)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    samples: int
-    cosine: float  # over all outputs, flattened
-    max_abs_err: float
-    top1_agreement: float | None  # share of samples whose argmax agrees (None for one-value outputs)
-    max_quant_steps: int | None = None  # integer outputs: largest difference in quantization steps
-
-
-class DeviceRunResult(BaseModel):
+class DeviceRunResult(DeviceRunRecord):
     """One artifact on one device runtime. ``outputs`` stays in memory (not in the JSON)."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    runtime: str
-    version: str
-    python: str
-    arch: str
-    emulated: bool = True
-    cpu: str | None = None  # the emulated CPU model (qemu -cpu)
-    status: Literal["ran", "crashed", "error"]
-    signal: str | None = None  # e.g. SIGSEGV when crashed
-    message: str = ""
-    agreement: Agreement | None = None
     outputs: list[np.ndarray] | None = Field(default=None, exclude=True, repr=False)
     output_quant: list[tuple[float, int]] | None = Field(default=None, exclude=True, repr=False)
 

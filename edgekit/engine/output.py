@@ -84,9 +84,16 @@ def write(run: Run, manifest) -> tuple[Path, list[Path]]:
         p = out / b.record.path
         atomic_write_bytes(p, b.data)
         paths.append(p)
+        if b.record.c_array:
+            from edgekit.placement.carray import emit_c_array
+
+            cc, h = emit_c_array(b.data, "g_model")
+            atomic_write_bytes(out / b.record.c_array[0], cc.encode())
+            atomic_write_bytes(out / b.record.c_array[1], h.encode())
+            paths += [out / n for n in b.record.c_array]
     mpath = out / MANIFEST
     atomic_write_json(mpath, manifest.to_json())
-    keep = {b.record.path for b in run.built}
+    keep = {b.record.path for b in run.built} | {n for b in run.built for n in b.record.c_array or ()}
     for a in old.get("artifacts") or []:
         name = a.get("path") if isinstance(a, dict) else None
         if isinstance(name, str) and name not in keep and Path(name).name == name:

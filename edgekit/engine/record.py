@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.engine import targeting
 from edgekit.engine.state import Run
 from edgekit.fidelity.gate import gate
 from edgekit.fidelity.metrics import fidelity, predict_runner, validate
@@ -19,27 +20,53 @@ _ARTIFACT_EXTRAS = ("float_ops", "opset", "exporter", "onnxsim", "source_prepara
 
 
 def artifact_record(run: Run, art) -> tuple[ArtifactRecord, list[np.ndarray]]:
-    """Run ``art`` on the validation inputs, compare with the source, hold it to the budget."""
+    """Run ``art`` on the validation inputs (on the host, on the device's runtimes, in TFLite Micro), compare
+    with the source, place its ops, hold it to the budget."""
+    device = targeting.device_check(run, art)  # first: it may rewrite the artifact so the device runs it
     with open_runner(art.runtime, art.data, threads=1) as runner:
         outputs = predict_runner(runner, run.validation.x)
         runtime = RuntimeRecord(name=art.runtime, version=runner.version)
         io_dtype = np.dtype(runner.inputs[0].dtype).name  # what the file really takes, not what was asked for
+    mcu_run = targeting.mcu_run(run, art)
+    mcu = None
+    if mcu_run is not None:  # a microcontroller runs TFLite Micro: that is what is validated
+        mcu, outputs = mcu_run
+        runtime = RuntimeRecord(name="tflite-micro", version=mcu.tflm_version)
     fid = validate(run.source_outputs, outputs, run.validation.y, runtime)
-    budget = run.options.budget
-    g = gate(fid, min_cosine=budget.min_cosine if budget.min_cosine is not None else run.profile.min_cosine,
-             max_accuracy_drop_points=budget.max_accuracy_drop, min_top1_agreement=budget.min_top1_agreement)
+    g = _gate(run, fid, targeting.extra_checks(device, mcu))
     name = f"{run.model.name}-{run.profile.name}-{art.precision}{art.suffix}"
     extras = {k: v for k, v in art.extra.items() if k in _ARTIFACT_EXTRAS}
     record = ArtifactRecord(path=name, format=art.format, precision=art.precision, io_dtype=io_dtype,
-                            sha256=sha256_bytes(art.data), bytes=len(art.data), validation=fid, gate=g, **extras)
-    budget_mb = run.profile.memory_budget_mb
-    if budget_mb and len(art.data) > budget_mb * 2**20:
-        run.warnings.append(f"{name}: {len(art.data) / 2**20:.1f} MiB exceeds target {run.profile.name!r}'s "
+                            sha256=sha256_bytes(art.data), bytes=len(art.data), validation=fid, gate=g,
+                            placement=targeting.placement(run, art), mcu=mcu, device=device,
+                            c_array=_c_array_names(run, art, name), **extras)
+    _warn(run, record, art)
+    return record, outputs
+
+
+def _gate(run: Run, fid, extra):
+    budget = run.options.budget
+    return gate(fid, min_cosine=budget.min_cosine if budget.min_cosine is not None else run.profile.min_cosine,
+                max_accuracy_drop_points=budget.max_accuracy_drop, min_top1_agreement=budget.min_top1_agreement,
+                extra=extra)
+
+
+def _c_array_names(run: Run, art, name: str) -> list[str] | None:
+    if not run.options.emit_c_array or art.format != "tflite":
+        return None
+    return ["model_data.cc", "model_data.h"]  # the names TFLite Micro examples use
+
+
+def _warn(run: Run, record: ArtifactRecord, art) -> None:
+    name, budget_mb = record.path, run.profile.memory_budget_mb
+    if budget_mb and record.bytes > budget_mb * 2**20:
+        run.warnings.append(f"{name}: {record.bytes / 2**20:.1f} MiB exceeds target {run.profile.name!r}'s "
                             f"memory budget of {budget_mb} MiB")
     run.warnings.extend(f"{name}: {n}" for n in art.notes)
-    for c in g.failed:
+    if record.placement is not None and record.placement.accelerated_fraction < 1:
+        run.warnings.append(f"{name}: {record.placement.summary_line}")
+    for c in record.gate.failed:
         run.warnings.append(f"{name}: FAILED {c.name}: {c.message}")
-    return record, outputs
 
 
 def _cross(run: Run) -> CrossFormat | None:

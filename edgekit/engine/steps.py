@@ -203,7 +203,7 @@ def emit(run: Run) -> None:
         art = EMITTERS.get(fmt)(run.model, run.profile, run.precision, calib, seed=run.options.seed,
                                 **run.options.emit_options(fmt))
         run.stage(f"validating {fmt} with {art.runtime}")
-        record, outputs = artifact_record(run, art)
+        record, outputs = artifact_record(run, art)  # may rewrite art.data (a device-runtime quirk fixed)
         run.built.append(Built(record=record, data=art.data, outputs=outputs, artifact=art))
         if run.optimized is not None:
             run.optimized.add_artifact(record.path, art)

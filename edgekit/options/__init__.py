@@ -64,6 +64,8 @@ class ConvertOptions(BaseModel):
     onnx: OnnxEmitOptions = OnnxEmitOptions()
     optimize: OptimizeOptions | None = None
     budget: FidelityBudget = FidelityBudget()
+    device_check: Literal["auto", "on", "off"] = Field(default_factory=lambda: _env_device_check())
+    emit_c_array: bool = False  # also write <artifact>.cc/.h (a C array of the model) for firmware
 
     @field_validator("formats")
     @classmethod
@@ -109,6 +111,14 @@ class ConvertOptions(BaseModel):
     def emit_options(self, fmt: str) -> dict[str, Any]:
         """Keyword options for the emitter of ``fmt``."""
         return self.onnx.overrides() if fmt == "onnx" else {}
+
+
+def _env_device_check() -> str:
+    """``--device-check``'s default: $EDGEKIT_DEVICE_CHECK (auto | on | off), else auto."""
+    import os
+
+    value = os.environ.get("EDGEKIT_DEVICE_CHECK", "auto")
+    return value if value in ("auto", "on", "off") else "auto"
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from edgekit.manifest.placement import Mcu
 
 from edgekit.errors import RuntimeUnavailableError, TargetConstraintError
 from edgekit.targets import TargetProfile
@@ -24,20 +24,6 @@ from edgekit.targets import TargetProfile
 TFLM_REQUIREMENT = "tflite-micro"  # pre-release builds only: installed with --pre
 LESS_FRACTION = 0.10  # "clearly less": the arena minus 10 % must fail
 PROBE_ARENA = 64 << 20
-
-
-class Mcu(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    arena_bytes: int  # verified: the model runs in TFLM with exactly this arena
-    arena_reported_bytes: int | None  # what TFLM's RecordingMicroAllocator printed
-    arena_less_bytes: int  # a clearly smaller arena (-10 %)
-    arena_less_fails: bool  # TFLM refused to run with it
-    flash_bytes: int  # the model's bytes (what the firmware stores)
-    ram_budget_bytes: int
-    flash_budget_bytes: int
-    runs_in_tflm: bool
-    tflm_version: str
 
 
 def venv_dir() -> Path:

@@ -1,54 +1,8 @@
-"""The placement result: frozen pydantic models embedded as-is in the manifest (``model_dump(mode="json")``)."""
+"""Helpers over the placement result (the models live in :mod:`edgekit.manifest.placement`)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
-
-Where = Literal["accelerator", "cpu"]
-
-
-class OpPlacement(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    index: int  # operator index in the main subgraph (execution order)
-    op: str  # builtin name (CONV_2D) or custom op name
-    version: int
-    placement: Where
-    reason: str
-
-
-class Partition(BaseModel):
-    """A run of consecutive ops (execution order) with the same placement."""
-
-    model_config = ConfigDict(frozen=True)
-
-    placement: Where
-    first: int
-    last: int
-    ops: int
-
-
-class Placement(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    target: str
-    accelerator: str  # "Edge TPU", "GPU", "XNNPACK (CPU)"
-    source: Literal["predicted", "measured", "compiler"]  # rules, a real runtime, or the real compiler's log
-    rules: str  # rule set / runtime / compiler the placement comes from
-    accelerated_fraction: float
-    accelerated_ops: int
-    total_ops: int
-    partitions: tuple[Partition, ...]
-    accelerator_partitions: int
-    ops: tuple[OpPlacement, ...]
-    parameter_bytes: int | None = None  # constant bytes of the accelerated ops (Edge TPU cache check)
-    on_chip_cache_bytes: int | None = None
-    off_chip_bytes: int | None = None  # parameters that stream from host memory
-    notes: tuple[str, ...] = ()
-    summary_line: str
-
+from edgekit.manifest.placement import OpPlacement, Partition, Placement, Where  # noqa: F401  (re-exported)
 
 def partitions_of(ops: list[OpPlacement]) -> tuple[Partition, ...]:
     out: list[Partition] = []

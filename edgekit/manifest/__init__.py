@@ -16,8 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 import edgekit
+from edgekit.manifest.device import DeviceCheck
+from edgekit.manifest.placement import Mcu, Placement
 
-SCHEMA_VERSION = 2  # 2: "passed" and per-artifact "gate" (fidelity budget); "options"; "source.loader"
+SCHEMA_VERSION = 2  # 2: "passed", per-artifact "gate", "placement", "mcu", "device"; "options"; "source.loader"
 _TOOLS = ("numpy", "tensorflow", "keras", "ai-edge-litert", "onnx", "onnxruntime", "tf2onnx", "onnxsim")
 
 
@@ -148,6 +150,10 @@ class ArtifactRecord(_Model):
     onnxsim: dict[str, Any] | None = None
     source_preparation: list[str] | None = None
     quantization: dict[str, Any] | None = None
+    placement: Placement | None = None  # where every op runs on the target's accelerator
+    mcu: Mcu | None = None  # microcontroller targets: arena and flash, measured in TFLite Micro
+    device: DeviceCheck | None = None  # run on the device's own runtime(s), under emulation
+    c_array: list[str] | None = None  # --emit c-array: the firmware source files written beside it
 
 
 class ValidationSummary(_Model):
