@@ -32,6 +32,8 @@ def emit(model: SourceModel, profile: TargetProfile, precision: Precision, calib
     data = q.convert(model, precision, io_dtype=io_dtype, calibration=calibration)
     extra = {}
     notes = []
+    if model.loader is not None:  # which loader read the source (e.g. the legacy SavedModel fallback)
+        extra["source_loader"] = model.loader
     if precision.full_integer:
         float_ops = float_tensor_ops(data)
         extra["float_ops"] = float_ops

@@ -41,7 +41,7 @@ class SourceModel:
     """
 
     path: Path
-    format: str  # "keras" | "h5" | "savedmodel" | "onnx"
+    format: str  # "keras" | "h5" | "savedmodel" | "onnx" | "tflite"
     sha256: str
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
@@ -50,6 +50,13 @@ class SourceModel:
     keras_model: Any = None  # the keras.Model, for formats that have one (pruning / QAT work on it)
     onnx_model: Any = None  # the onnx.ModelProto, for ONNX sources
     notes: list[str] = field(default_factory=list)
+    # which loader read the file, for the manifest ("tf2-object-graph", "tf1-graph-session" for the legacy
+    # SavedModel fallback, "litert" for .tflite sources); None: the format's only loader
+    loader: str | None = None
+    # a TFLiteConverter (v1 or v2) for this model at a static ``batch``, for sources that have no tf.function
+    # the v2 converter can trace (legacy SavedModels): edgekit.quantize.tflite uses it instead of tf_function
+    tflite_converter: Callable[[int], Any] | None = None
+    tflite_bytes: bytes | None = None  # the flatbuffer of a .tflite source (quantized by ai-edge-quantizer)
 
     @property
     def name(self) -> str:
