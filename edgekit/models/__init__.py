@@ -16,6 +16,7 @@ LOADERS: dict[str, str] = {
     "h5": "edgekit.models.keras",  # Keras 3 or legacy Keras 2 HDF5
     "savedmodel": "edgekit.models.savedmodel",
     "onnx": "edgekit.models.onnx",
+    "tflite": "edgekit.models.tflite",  # a float .tflite, quantized by ai-edge-quantizer
 }
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -40,6 +41,8 @@ def detect_format(path: Path) -> str:
         return "keras"
     if head == _HDF5_MAGIC:
         return "h5"
+    if head[4:8] == b"TFL3":  # edgekit.models.tflite.sniff
+        return "tflite"
     if path.suffix.lower() == ".onnx":
         return "onnx"
     if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
@@ -48,10 +51,10 @@ def detect_format(path: Path) -> str:
             "the file is corrupt or truncated. Re-export it from the training code"
         )
     if path.suffix.lower() == ".tflite":
-        raise ModelLoadError(f"{path}: already a .tflite artifact; convert the source model it came from")
+        raise ModelLoadError(f"{path}: named like a .tflite model but it has no TFL3 flatbuffer identifier: corrupt?")
     raise ModelLoadError(
         f"{path}: unknown model format. edgekit reads .keras, .h5 (Keras 3 or legacy Keras 2), "
-        "SavedModel folders and .onnx files"
+        "SavedModel folders, .onnx and .tflite files"
     )
 
 
