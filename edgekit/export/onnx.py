@@ -168,8 +168,14 @@ def emit(
         proto, exporter = export_tf(model, used), f"tf2onnx {tf2onnx.__version__}"
     proto, sim = simplify(proto)
     notes = [] if sim["applied"] else [f"onnxsim could not simplify the graph, kept it unsimplified: {sim['reason']}"]
-    out = q.quantize(proto, precision, opts, calibration, origin=str(model.path))
+    from edgekit.quantize.onnx_check import quantize_checked
+
+    out, check = quantize_checked(proto, precision, opts, calibration, origin=str(model.path))
     extra: dict = {"opset": used, "exporter": exporter, "onnxsim": sim}
+    if precision not in (Precision.FP32, Precision.FP16):
+        extra["quantization_check"] = check.model_dump(mode="json")
+    notes.extend(f"left in float (quantized, onnxruntime failed its check: {e.reason}): node {e.node!r} ({e.op_type})"
+                 for e in check.excluded_nodes)
     if model.notes:
         extra["source_preparation"] = list(model.notes)  # e.g. Constant nodes moved, --input-shape applied
     if precision not in (Precision.FP32, Precision.FP16):
