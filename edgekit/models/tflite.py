@@ -60,12 +60,18 @@ def _name(t) -> str:
     return n.decode() if isinstance(n, bytes) else str(n)
 
 
-def prepare(data: bytes, signature: str | None, origin: str) -> tuple[bytes, str, str | None]:
-    """The flatbuffer with exactly one signature: ``(bytes, signature_key, note)``."""
+def prepare(data: bytes, signature: str | None, origin: str) -> tuple[bytes, str, list[str]]:
+    """The flatbuffer with exactly one signature and current operator codes: ``(bytes, signature_key, notes)``."""
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
     obj = read_object(data, origin)
+    notes = []
+    if _upgrade_opcodes(obj):
+        notes.append("old-schema operator codes (deprecated_builtin_code only) copied to builtin_code")
+    folded = _fold_fp16_weights(obj)
+    if folded:
+        notes.append(f"fp16 weights widened to fp32 ({folded} DEQUANTIZE op(s) folded) for the quantizer")
     sigs = list(obj.signatureDefs or [])
     keys = [k.decode() if isinstance(k, bytes) else str(k) for k in (s.signatureKey for s in sigs)]
     if not sigs:
@@ -81,21 +87,57 @@ def prepare(data: bytes, signature: str | None, origin: str) -> tuple[bytes, str
                 m.name, m.tensorIndex = _name(sg.tensors[i]), int(i)
                 dst.append(m)
         obj.signatureDefs = [sd]
-        note = f"the model has no signature: added {DEFAULT_SIGNATURE!r} over subgraph 0's inputs and outputs"
-        return bytes(flatbuffer_utils.convert_object_to_bytearray(obj)), DEFAULT_SIGNATURE, note
-    if signature is None:
-        if len(sigs) > 1:
-            raise ModelLoadError(
-                f"{origin}: the model has {len(sigs)} signatures ({', '.join(keys)}); pick one with --signature NAME"
-            )
-        return data, keys[0], None
-    if signature not in keys:
+        notes.append(f"the model has no signature: added {DEFAULT_SIGNATURE!r} over subgraph 0's inputs and outputs")
+        return bytes(flatbuffer_utils.convert_object_to_bytearray(obj)), DEFAULT_SIGNATURE, notes
+    if signature is None and len(sigs) > 1:
+        raise ModelLoadError(
+            f"{origin}: the model has {len(sigs)} signatures ({', '.join(keys)}); pick one with --signature NAME"
+        )
+    key = keys[0] if signature is None else signature
+    if key not in keys:
         raise ModelLoadError(f"{origin}: no signature {signature!r}; it has: {', '.join(keys)}. Pass one of them to --signature")
-    if len(sigs) == 1:
-        return data, signature, None
-    obj.signatureDefs = [sigs[keys.index(signature)]]
-    note = f"signature {signature!r} of {', '.join(keys)}: the others are dropped"
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj)), signature, note
+    if len(sigs) > 1:
+        obj.signatureDefs = [sigs[keys.index(key)]]
+        notes.append(f"signature {key!r} of {', '.join(keys)}: the others are dropped")
+    if not notes:
+        return data, key, notes  # unchanged, byte for byte
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj)), key, notes
+
+
+def _fold_fp16_weights(obj) -> int:
+    """Replace ``DEQUANTIZE(float16 constant)`` by the float32 constant (exact): ai-edge-quantizer sees the
+    DEQUANTIZE's output as an activation, not as a weight it can quantize."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    dq = {i for i, c in enumerate(obj.operatorCodes or []) if max(c.builtinCode, c.deprecatedBuiltinCode)
+          == schema.BuiltinOperator.DEQUANTIZE}
+    folded = 0
+    for sg in obj.subgraphs:
+        keep = []
+        for op in sg.operators:
+            src = sg.tensors[op.inputs[0]] if op.opcodeIndex in dq and len(op.inputs) == 1 else None
+            data = None if src is None else obj.buffers[src.buffer].data
+            if src is None or data is None or src.type != schema.TensorType.FLOAT16:
+                keep.append(op)
+                continue
+            buf = schema.BufferT()
+            buf.data = np.frombuffer(np.asarray(data, np.uint8).tobytes(), np.float16).astype("<f4").view(np.uint8)
+            obj.buffers.append(buf)
+            dst = sg.tensors[op.outputs[0]]
+            dst.buffer = len(obj.buffers) - 1
+            folded += 1
+        sg.operators = keep
+    return folded
+
+
+def _upgrade_opcodes(obj) -> bool:
+    """Models from old converters set only ``deprecated_builtin_code`` (LiteRT reads the larger of the two;
+    ai-edge-quantizer reads ``builtin_code`` and would see every op as ADD)."""
+    changed = False
+    for code in obj.operatorCodes or []:
+        if code.builtinCode < code.deprecatedBuiltinCode:
+            code.builtinCode, changed = code.deprecatedBuiltinCode, True
+    return changed
 
 
 def _spec(name: str, d: dict) -> TensorSpec:
@@ -111,7 +153,7 @@ def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, 
     from edgekit.runtimes.litert import _natural
 
     origin = str(path)
-    data, key, note = prepare(path.read_bytes(), signature, origin)
+    data, key, notes = prepare(path.read_bytes(), signature, origin)
     try:
         with capture_native_stderr():
             it = Interpreter(model_content=data, num_threads=1)
@@ -144,7 +186,6 @@ def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, 
         )
 
     quantized = is_quantized(read_object(data, origin))
-    notes = [note] if note else []
     if quantized:
         notes.append("already quantized: edgekit validates and benchmarks it, it does not quantize it again")
     return SourceModel(

@@ -2,7 +2,8 @@
 
 Recipes: ``dynamic`` -> weight-only int8 (``weight_only_wi8_afp32``: int8 weights, dequantized to float for
 compute), ``int8`` -> ``static_wi8_ai8`` (int8 weights and activations, calibrated), ``int16x8`` ->
-``static_wi8_ai16``. ``fp32`` passes the source through unchanged. AEQ keeps float32 model inputs/outputs
+``static_wi8_ai16``; activation ranges are min/max over all calibration samples. ``fp32`` passes the
+source through unchanged. AEQ keeps float32 model inputs/outputs
 (it quantizes/dequantizes at the boundary). Calibration runs one sample at a time, in the given order, on
 one thread: same data, same bytes.
 """
@@ -60,6 +61,20 @@ def _samples(calibration, names: list[str], origin: str) -> list[dict[str, np.nd
     return [{k: np.asarray(arrays[k][i : i + 1]) for k in names} for i in range(n.pop())]
 
 
+def _calibrate(data: bytes, rp, signature: str, samples: list[dict[str, np.ndarray]]):
+    """Ranges = min/max over all samples (like the TFLite converter and ORT's minmax). AEQ's default is a
+    moving average (0.95) of per-sample ranges, which forgets early samples and clips the rest: on fer's
+    emotion model it cost 10 points of top-1 agreement."""
+    from ai_edge_quantizer import calibrator, recipe_manager
+    from ai_edge_quantizer.utils import qsv_utils
+
+    rm = recipe_manager.RecipeManager()
+    rm.load_quantization_recipe(rp)
+    cal = calibrator.Calibrator(bytearray(data), num_threads=1, qsv_update_func=qsv_utils.min_max_update)
+    cal.calibrate({signature: samples}, rm)
+    return cal.get_model_qsvs()
+
+
 def _load_check(data: bytes, origin: str, recipe_name: str) -> None:
     """An artifact exists only once LiteRT has loaded it (AEQ can write models LiteRT refuses)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -110,8 +125,9 @@ def quantize_tflite(
     err = None
     with capture_native_stderr() as cap, contextlib.redirect_stdout(io.StringIO()):
         try:
-            qt = quantizer.Quantizer(bytearray(data), getattr(recipe, RECIPES[precision])())
-            qsv = qt.calibrate({signature: samples}, num_threads=1) if samples is not None else None
+            rp = getattr(recipe, RECIPES[precision])()
+            qt = quantizer.Quantizer(bytearray(data), rp)
+            qsv = _calibrate(data, rp, signature, samples) if samples is not None else None
             out = bytes(qt.quantize(qsv, enable_progress_report=False).quantized_model)
         except Exception as exc:  # noqa: BLE001 - AEQ raises ValueError/RuntimeError/KeyError
             err = exc
