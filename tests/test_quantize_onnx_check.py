@@ -113,3 +113,14 @@ def test_convert_records_the_check_and_the_excluded_nodes(tmp_path):
     assert chk["name_map"]["n1"] == "model/dense_1/MatMul"
     assert any("left in float" in w and "model/dense_1/MatMul" in w for w in r.warnings)
     assert np.isfinite(_run(onnx.load(str(r.artifact_paths[0])), np.ones((1, 4), "float32"))[0]).all()
+
+
+def test_canonical_names_step_around_graph_io_named_like_them():
+    w = nh.from_array(RNG.standard_normal((4, 4)).astype("float32"), "w")
+    nodes = [h.make_node("MatMul", ["x", "w"], ["m"], name="mm"), h.make_node("Relu", ["m"], ["t0"], name="relu")]
+    model = _model(nodes, [w], ["t0"], (1, 4), (1, 4))
+    canon, back = canonicalize(model)
+    assert [o.name for o in canon.graph.output] == ["t0"] and back == {"t0_": "w", "t1": "m", "n0": "mm", "n1": "relu"}
+    out, check = quantize_checked(model, Precision.INT8, OPTS, RNG.standard_normal((8, 4)).astype("float32"))
+    assert check.artifact_names == "original"
+    assert {i.name for i in out.graph.initializer} >= {"w_quantized", "w_scale", "x_scale"}

@@ -64,8 +64,11 @@ def canonicalize(model) -> tuple[object, dict[str, str]]:
         if not name or name in keep:
             return name
         if name not in tensors:
-            tensors[name] = f"t{len(tensors)}"
-            back[tensors[name]] = name
+            new = f"t{len(tensors)}"
+            while new in keep:  # a graph input/output already named like t<i>
+                new += "_"
+            tensors[name] = new
+            back[new] = name
         return tensors[name]
 
     def walk(graph) -> None:
@@ -88,7 +91,7 @@ def canonicalize(model) -> tuple[object, dict[str, str]]:
     return m, back
 
 
-_CANON = re.compile(r"^([tn]\d+)(?![0-9])(.*)$", re.S)
+_CANON = re.compile(r"^([tn]\d+)(_*)(?![0-9])(.*)$", re.S)
 
 
 def restore_names(model, back: dict[str, str]):
@@ -100,7 +103,13 @@ def restore_names(model, back: dict[str, str]):
 
     def r(name: str) -> str:
         hit = _CANON.match(name)
-        return back[hit.group(1)] + hit.group(2) if hit and hit.group(1) in back else name
+        if not hit:
+            return name
+        base, under, rest = hit.groups()
+        for k in range(len(under), -1, -1):  # t3_ (a canonical name moved off a graph input's) before t3
+            if base + "_" * k in back:
+                return back[base + "_" * k] + under[k:] + rest
+        return name
 
     def walk(graph) -> None:
         for x in list(graph.initializer) + list(graph.input) + list(graph.output) + list(graph.value_info):
