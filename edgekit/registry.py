@@ -81,11 +81,12 @@ class Registry:
 # --- the registries (data only: nothing is imported until an entry is used) -------------------------------
 
 # model loaders, tried in this order by their ``sniff(path) -> bool``; each module has ``load(path, ...)``
-LOADERS = Registry("model format", "edgekit reads .keras, .h5 (Keras 3 or legacy Keras 2), SavedModel folders and .onnx files")
+LOADERS = Registry("model format", "edgekit reads .keras, .h5 (Keras 3 or legacy Keras 2), SavedModel folders, .onnx and .tflite files")
 LOADERS.register("savedmodel", "edgekit.models.savedmodel")
 LOADERS.register("keras", "edgekit.models.keras", sniff="sniff_keras", label="Keras 3 .keras (zip)")
 LOADERS.register("h5", "edgekit.models.keras", sniff="sniff_h5", label="Keras 3 or legacy Keras 2 HDF5")
 LOADERS.register("onnx", "edgekit.models.onnx")
+LOADERS.register("tflite", "edgekit.models.tflite", label="a float .tflite, quantized by ai-edge-quantizer")
 
 # artifact emitters: format -> emit(model, profile, precision, calibration, **emit options) -> Artifact
 EMITTERS = Registry("artifact format")

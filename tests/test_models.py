@@ -19,7 +19,8 @@ def fer_h5() -> Path:
         ("m.keras", b"garbage garbage", "content is not.*corrupt or truncated"),
         ("m.h5", b"\x00" * 64, "content is not.*corrupt or truncated"),
         ("m.bin", b"\x01\x02\x03\x04\x05\x06\x07\x08", "unknown model format"),
-        ("m.tflite", b"\x1c\x00\x00\x00TFL3", "already a .tflite artifact"),
+        ("m.tflite", b"\x1c\x00\x00\x00TFL3", "not a readable .tflite flatbuffer"),
+        ("m.tflite", b"\x00" * 16, "no TFL3 flatbuffer identifier"),
     ],
 )
 def test_bad_files_are_named(tmp_path, name, content, message):

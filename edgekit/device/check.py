@@ -14,7 +14,6 @@ import hashlib
 from typing import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from edgekit.device import env as device_env
 from edgekit.device import quirks as device_quirks
@@ -22,7 +21,7 @@ from edgekit.device.probe import run_model
 from edgekit.device.quirks import QuirkFinding
 from edgekit.device.runner import DeviceRunResult, agreement, run_on_device
 from edgekit.errors import ConfigError
-from edgekit.manifest.device import NOTE, DeviceCheck  # noqa: F401  (re-exported)
+from edgekit.manifest.device import NOTE, DeviceCheck  # noqa: F401  (NOTE re-exported)
 from edgekit.targets import TargetProfile
 
 

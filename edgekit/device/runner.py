@@ -8,10 +8,9 @@ import signal as _signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from edgekit.device.env import DeviceEnv
 from edgekit.manifest.device import Agreement, DeviceRunRecord

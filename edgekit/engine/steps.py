@@ -33,7 +33,7 @@ def load(run: Run, source: SourceModel | None) -> None:
             "loaded with --unsafe-deserialization: code inside the model file was allowed to run; only do this "
             "for models you trust"
         )
-    if "tflite" in run.formats and source.tf_function is None:
+    if "tflite" in run.formats and not source.emits_tflite:
         raise ConfigError(
             f"{source.path}: {source.format.upper()} models cannot be converted to TFLite by edgekit (there is no "
             "TensorFlow graph to convert). Use --format onnx, or an onnxruntime target such as x86-ort or arm64-ort"

@@ -55,7 +55,11 @@ def choose_opset(model: SourceModel, opts: OnnxOptions, requested: int | None) -
 def export_tf(model: SourceModel, opset: int):
     """tf2onnx on the model's ``tf.function`` traced at batch 1 (``from_keras`` does not work on Keras 3)."""
     if model.tf_function is None:
-        raise ConfigError(f"{model.path}: a {model.format} model has no TensorFlow graph to export to ONNX")
+        how = f" (read by {model.loader})" if model.loader else ""
+        raise ConfigError(
+            f"{model.path}: a {model.format} model{how} has no TensorFlow graph to export to ONNX; use a TFLite "
+            "target (--format tflite), or convert the model it came from"
+        )
     import tf2onnx
     import tf2onnx.rewriter.loop_rewriter_base  # noqa: F401  (takes a name from the counter when imported)
     import tf2onnx.tfonnx  # noqa: F401
@@ -168,8 +172,14 @@ def emit(
         proto, exporter = export_tf(model, used), f"tf2onnx {tf2onnx.__version__}"
     proto, sim = simplify(proto)
     notes = [] if sim["applied"] else [f"onnxsim could not simplify the graph, kept it unsimplified: {sim['reason']}"]
-    out = q.quantize(proto, precision, opts, calibration, origin=str(model.path))
+    from edgekit.quantize.onnx_check import quantize_checked
+
+    out, check = quantize_checked(proto, precision, opts, calibration, origin=str(model.path))
     extra: dict = {"opset": used, "exporter": exporter, "onnxsim": sim}
+    if precision not in (Precision.FP32, Precision.FP16):
+        extra["quantization_check"] = check.model_dump(mode="json")
+    notes.extend(f"left in float (quantized, onnxruntime failed its check: {e.reason}): node {e.node!r} ({e.op_type})"
+                 for e in check.excluded_nodes)
     if model.notes:
         extra["source_preparation"] = list(model.notes)  # e.g. Constant nodes moved, --input-shape applied
     if precision not in (Precision.FP32, Precision.FP16):

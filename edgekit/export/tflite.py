@@ -27,11 +27,37 @@ def float_tensor_ops(data: bytes) -> list[str]:
         return sorted(bad)
 
 
-def emit(model: SourceModel, profile: TargetProfile, precision: Precision, calibration, **_) -> Artifact:
-    io_dtype = profile.io_dtype_for(precision)
-    data = q.convert(model, precision, io_dtype=io_dtype, calibration=calibration)
-    extra = {}
+def _from_tflite_source(model: SourceModel, profile: TargetProfile, precision: Precision, calibration):
+    """A .tflite source: ai-edge-quantizer (float sources), or the file as it is (fp32)."""
+    from edgekit.errors import ConfigError
+    from edgekit.models.tflite import is_quantized, read_object, signature_key
+    from edgekit.quantize.aeq import quantize_tflite
+
+    obj = read_object(model.tflite_bytes, str(model.path))
+    if precision != Precision.FP32 and is_quantized(obj):
+        raise ConfigError(
+            f"{model.path}: the .tflite model is already quantized; edgekit does not quantize it again. Validate "
+            "it as it is with --precision fp32, benchmark it with `edgekit bench MODEL`, or convert the float "
+            "model it came from"
+        )
+    res = quantize_tflite(model.tflite_bytes, precision, signature=signature_key(obj),
+                          input_names=[s.name for s in model.inputs], calibration=calibration, origin=str(model.path))
     notes = []
+    if precision.full_integer and profile.io_dtype_for(precision) != res.io_dtype:
+        notes.append(f"ai-edge-quantizer keeps {res.io_dtype} model inputs/outputs (target {profile.name!r} "
+                     f"prefers {profile.io_dtype_for(precision)} IO)")
+    return res.data, res.io_dtype, {"quantizer": res.model_dump(mode="json")}, notes
+
+
+def emit(model: SourceModel, profile: TargetProfile, precision: Precision, calibration, **_) -> Artifact:
+    if model.tflite_bytes is not None:
+        data, io_dtype, extra, notes = _from_tflite_source(model, profile, precision, calibration)
+    else:
+        io_dtype = profile.io_dtype_for(precision)
+        data = q.convert(model, precision, io_dtype=io_dtype, calibration=calibration)
+        extra, notes = {}, []
+    if model.loader is not None:  # which loader read the source (e.g. the legacy SavedModel fallback)
+        extra["source_loader"] = model.loader
     if precision.full_integer:
         float_ops = float_tensor_ops(data)
         extra["float_ops"] = float_ops

@@ -33,7 +33,7 @@ def _unrecognised(path: Path) -> str:
         return (f"{path}: named like a Keras model but its content is not (no zip/HDF5 header): "
                 "the file is corrupt or truncated. Re-export it from the training code")
     if suffix == ".tflite":
-        return f"{path}: already a .tflite artifact; convert the source model it came from"
+        return f"{path}: named like a .tflite model but it has no TFL3 flatbuffer identifier: corrupt?"
     return f"{path}: unknown model format. {LOADERS.hint}"
 
 

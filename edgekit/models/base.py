@@ -43,7 +43,7 @@ class SourceModel:
     """
 
     path: Path
-    format: str  # "keras" | "h5" | "savedmodel" | "onnx"
+    format: str  # "keras" | "h5" | "savedmodel" | "onnx" | "tflite"
     sha256: str
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
@@ -52,11 +52,23 @@ class SourceModel:
     keras_model: Any = None  # the keras.Model, for formats that have one (pruning / QAT work on it)
     onnx_model: Any = None  # the onnx.ModelProto, for ONNX sources
     notes: list[str] = field(default_factory=list)
+    # which loader read the file, for the manifest ("tf2-object-graph", "tf1-graph-session" for the legacy
+    # SavedModel fallback, "litert" for .tflite sources); None: the format's only loader
+    loader: str | None = None
+    # a TFLiteConverter (v1 or v2) for this model at a static ``batch``, for sources that have no tf.function
+    # the v2 converter can trace (legacy SavedModels): edgekit.quantize.tflite uses it instead of tf_function
+    tflite_converter: Callable[[int], Any] | None = None
+    tflite_bytes: bytes | None = None  # the flatbuffer of a .tflite source (quantized by ai-edge-quantizer)
 
     @property
     def name(self) -> str:
         stem = self.path.name if self.path.is_dir() else self.path.stem
         return stem or "model"
+
+    @property
+    def emits_tflite(self) -> bool:
+        """Whether edgekit can make a .tflite of it: a TF graph, TF's v1 converter, or a .tflite source."""
+        return self.tf_function is not None or self.tflite_converter is not None or self.tflite_bytes is not None
 
     @property
     def dynamic_inputs(self) -> list[TensorSpec]:
@@ -66,7 +78,10 @@ class SourceModel:
     def with_inputs(self, inputs: list[TensorSpec]) -> SourceModel:
         """This model with fixed input shapes (its ``tf_function`` traces at them)."""
         if self.tf_function is None:
-            raise ValueError("only TensorFlow-graph models can be re-traced at new input shapes")
+            from edgekit.errors import ConfigError
+
+            raise ConfigError(f"{self.path}: a {self.format} model cannot be re-traced at other input shapes; "
+                              "export it with static shapes")
         fn = functools.partial(self.tf_function, specs_in=list(inputs))
         new = dataclasses.replace(self, inputs=list(inputs), tf_function=fn)
         if hasattr(self, "_keepalive"):  # a SavedModel's variables live as long as its loaded object

@@ -12,7 +12,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from edgekit.configfile import pydantic_errors
-from edgekit.errors import ConfigError
 
 _NM_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 DEFAULT_EPOCHS = 2

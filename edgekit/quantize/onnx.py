@@ -157,14 +157,33 @@ def _entropy_ranges(model_path: Path, reader: ArrayReader) -> Path:
     return cache
 
 
-def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reader: ArrayReader):
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
+def _pre_process(src: Path, pre: Path) -> None:
+    from onnxruntime.quantization import quant_pre_process
 
-    pre = src.with_name("pre.onnx")
     try:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
     except Exception:  # symbolic shape inference fails on some graphs: ONNX shape inference alone is enough
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+
+
+def pre_process(model):
+    """ORT's ``quant_pre_process`` (shape inference + graph optimisation) on a ModelProto."""
+    import onnx
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-ort-") as tmp, _quiet():
+        src, pre = Path(tmp) / "model.onnx", Path(tmp) / "pre.onnx"
+        onnx.save_model(model, str(src))
+        _pre_process(src, pre)
+        return onnx.load_model(str(pre))
+
+
+def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reader: ArrayReader,
+            exclude: list[str] | None = None, pre_processed: bool = False):
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    pre = src if pre_processed else src.with_name("pre.onnx")
+    if not pre_processed:
+        _pre_process(src, pre)
     if precision == Precision.INT16X8:
         act = QuantType.QInt16 if opts.activation_symmetric else QuantType.QUInt16
     else:
@@ -181,12 +200,17 @@ def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reade
         str(pre), str(dst), reader, calibration_cache_path=cache,
         quant_format=QuantFormat.QDQ if opts.quant_format == "qdq" else QuantFormat.QOperator,
         per_channel=opts.per_channel, reduce_range=opts.reduce_range, activation_type=act,
-        weight_type=QuantType.QInt8, calibrate_method=method, extra_options=extra,
+        weight_type=QuantType.QInt8, calibrate_method=method, extra_options=extra, nodes_to_exclude=exclude or None,
     )
 
 
-def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.ndarray | None, *, origin: str = "model"):
-    """Quantize an fp32 ``onnx.ModelProto`` (static shapes) at ``precision``; returns a new ModelProto."""
+def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.ndarray | None, *, origin: str = "model",
+             exclude: list[str] | None = None, pre_processed: bool = False):
+    """Quantize an fp32 ``onnx.ModelProto`` (static shapes) at ``precision``; returns a new ModelProto.
+
+    ``exclude``: node names left in float. ``pre_processed``: ``model`` already went through
+    :func:`pre_process` (static precisions). This does not check that onnxruntime loads the result:
+    :func:`edgekit.quantize.onnx_check.quantize_checked` does (and renames, and excludes what breaks it)."""
     import onnx
 
     if precision == Precision.FP32:
@@ -214,9 +238,9 @@ def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.nda
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 quantize_dynamic(str(src), str(dst), per_channel=opts.per_channel, reduce_range=opts.reduce_range,
-                                 weight_type=QuantType.QInt8)
+                                 weight_type=QuantType.QInt8, nodes_to_exclude=exclude or None)
             else:
-                _static(src, dst, opts, precision, reader)
+                _static(src, dst, opts, precision, reader, exclude, pre_processed)
             result = onnx.load_model(str(dst))
         except Exception as exc:  # onnxruntime raises plain Exceptions, ValueErrors, RuntimeErrors, Fail
             err = exc

@@ -46,13 +46,16 @@ def convert(
     fed in their given order, one at a time, so the same data gives the same ranges. A graph with fake-quant
     nodes (QAT) converts to int8 with its learned ranges, without calibration.
     """
-    if model.tf_function is None:
-        raise ConversionError(f"{model.path}: {model.format} models cannot be converted to TFLite by edgekit")
     tf = _tf()
-    fn = model.tf_function(1)
-    concrete = fn.get_concrete_function()
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
-    qat = has_fake_quant(concrete)
+    if model.tflite_converter is not None:  # e.g. a legacy SavedModel: TF's v1 converter, no tf.function
+        conv, qat = model.tflite_converter(1), False
+    elif model.tf_function is not None:
+        fn = model.tf_function(1)
+        concrete = fn.get_concrete_function()
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
+        qat = has_fake_quant(concrete)
+    else:
+        raise ConversionError(f"{model.path}: {model.format} models cannot be converted to TFLite by edgekit")
     if qat and precision != Precision.INT8:
         raise ConversionError(
             f"{model.path}: the model holds fake-quantization nodes (quantization-aware training), which convert "
