@@ -1,0 +1,1 @@
+"""Fidelity beyond the model's output: per-layer quantization error and accuracy-aware mixed precision."""
