@@ -66,7 +66,7 @@ def build_encoder(outliers: int = OUTLIER_CHANNELS, gain: float = OUTLIER_GAIN):
     return model
 
 
-def train_encoder(workdir, *, seed: int = 0, epochs: int = 1, n_train: int = 6000, n_test: int = 600, **kw):
+def train_encoder(workdir, *, seed: int = 0, epochs: int = 1, n_train: int = 4000, n_test: int = 600, **kw):
     """Train the encoder (seconds on 2 cores) and write ``encoder.keras``, ``calib.npz`` (train subset) and
     ``eval.npz`` (held-out test images); returns (model path, calib path, eval path, keras test accuracy)."""
     from edgekit.example import seed_everything

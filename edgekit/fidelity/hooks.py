@@ -16,6 +16,7 @@ from edgekit.targets import OnnxOptions, Precision
 from edgekit.validate import accuracy, fidelity, predict_runner
 
 LATENCY_RUNS = 20
+PER_CHANNEL_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
 
 
 def measure(runtime: str, data: bytes, x: np.ndarray, reference: list[np.ndarray], y: np.ndarray | None = None) -> Candidate:
@@ -130,7 +131,7 @@ class OnnxHook:
         if not keep:
             mix = q.Mix()
         elif mode == "int16":
-            mix = q.Mix(int16_tensors=keep)
+            mix = q.Mix(int16_tensors=keep | self._constants_of(keep))
         else:
             touch = {n.name for n in self.proto.graph.node if keep & (set(n.input) | set(n.output))}
             mix = q.Mix(float_nodes=frozenset(touch))
@@ -138,6 +139,16 @@ class OnnxHook:
         if not keep:
             self._int8 = data
         return data
+
+    def _constants_of(self, keep: frozenset[str]) -> frozenset[str]:
+        """Constant inputs of the ops producing ``keep`` that are quantized per tensor like activations (e.g. a
+        LayerNorm gain in a Mul, not a Conv/MatMul/Gemm weight, which has its own per-channel scales): a kept
+        layer gets 16 bits for them too."""
+        inits = {i.name for i in self.proto.graph.initializer}
+        return frozenset(
+            i for n in self.proto.graph.node if keep & set(n.output) and n.op_type not in PER_CHANNEL_OPS
+            for i in n.input if i in inits
+        )
 
     def layer_report(self, x: np.ndarray | None = None):
         from edgekit.fidelity.layers_onnx import layer_report

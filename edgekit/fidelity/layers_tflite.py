@@ -38,6 +38,7 @@ def calibrated_debugger(model: SourceModel, calibration: np.ndarray, denylisted_
     opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(denylisted_nodes) or None)
     with capture_native_stderr() as cap, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")  # the debugger's own
         try:
             return tf.lite.experimental.QuantizationDebugger(
                 converter=conv, debug_dataset=lambda: ([s[None, ...]] for s in samples[:1]), debug_options=opts
