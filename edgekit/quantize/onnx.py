@@ -11,6 +11,7 @@ import contextlib
 import io
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ FLAGS = {
 }
 QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 ENTROPY_BINS, ENTROPY_QUANTIZED_BINS = 2048, 128
+# calibration batches held in memory at once (ORT's CalibMaxIntermediateOutputs for minmax; chunks fed to the
+# histogram calibrators): peak memory no longer grows with the number of samples
+CALIB_CHUNK = 16
 # ops that only move or reshape data: a float one of these is not arithmetic left in float
 LAYOUT_OPS = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Shape", "Size", "Cast"}
 
@@ -70,6 +74,10 @@ class ArrayReader:
 
     def rewind(self) -> None:
         self._at = 0
+
+    @property
+    def batches(self) -> int:
+        return -(-len(self._samples) // self._batch)
 
 
 @contextlib.contextmanager
@@ -134,27 +142,51 @@ def quantized_initializers(model) -> dict[str, np.ndarray]:
     }
 
 
-def _entropy_ranges(model_path: Path, reader: ArrayReader) -> Path:
-    """KL-divergence (entropy) ranges over a 2048-bin histogram, saved as an ORT calibration cache.
+class _Chunk:
+    """At most ``n`` samples of ``reader``, then None: ORT's histogram calibrators keep every intermediate
+    output of every sample they are fed in one ``collect_data`` call, so they are fed a chunk at a time."""
 
-    ``quantize_static`` builds its entropy calibrator with 128 histogram bins and 128 quantized bins, which
-    leaves a single candidate threshold: the full min/max range. TensorRT's recipe (2048 bins searched for
-    the best 128-bin window) is what makes entropy calibration differ from minmax; ORT's own calibrator
+    def __init__(self, reader: ArrayReader, n: int):
+        self._reader, self._left = reader, n
+
+    def get_next(self) -> dict | None:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        return self._reader.get_next()
+
+
+def _histogram_ranges(model_path: Path, reader: ArrayReader, method: str) -> Path:
+    """Percentile or entropy ranges, collected ``CALIB_CHUNK`` samples at a time (the histograms merge across
+    chunks; memory stays bounded whatever the number of samples), saved as an ORT calibration cache.
+
+    Entropy: ``quantize_static`` builds its entropy calibrator with 128 histogram bins and 128 quantized bins,
+    which leaves a single candidate threshold: the full min/max range. TensorRT's recipe (2048 bins searched
+    for the best 128-bin window) is what makes entropy calibration differ from minmax; ORT's own calibrator
     does it when asked, and ``quantize_static`` then reads the ranges from the cache file."""
     from onnxruntime.quantization import CalibrationMethod, save_tensors_data
     from onnxruntime.quantization.calibrate import create_calibrator
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
+    entropy = method == "entropy"
     calibrator = create_calibrator(
         model_path, sorted(set(QDQRegistry) | set(QLinearOpsRegistry)),
         augmented_model_path=str(model_path.with_name("augmented.onnx")),
-        calibrate_method=CalibrationMethod.Entropy,
-        extra_options={"num_bins": ENTROPY_BINS, "num_quantized_bins": ENTROPY_QUANTIZED_BINS},
+        calibrate_method=CalibrationMethod.Entropy if entropy else CalibrationMethod.Percentile,
+        extra_options={"num_bins": ENTROPY_BINS, "num_quantized_bins": ENTROPY_QUANTIZED_BINS} if entropy else {},
     )
-    calibrator.collect_data(reader)
+    batches = reader.batches
+    for start in range(0, batches, CALIB_CHUNK):
+        calibrator.collect_data(_Chunk(reader, min(CALIB_CHUNK, batches - start)))
     cache = model_path.with_name("ranges.json")
     save_tensors_data(calibrator.compute_data(), cache)
     return cache
+
+
+def _minmax_chunk(batches: int) -> int:
+    """Chunk for ORT's ``CalibMaxIntermediateOutputs``: at most CALIB_CHUNK, and not a divisor of the number
+    of batches (ORT 1.2x-1.3x clears its buffer after a full last chunk, then fails: "No data is collected")."""
+    return next((c for c in range(CALIB_CHUNK, 1, -1) if batches % c), batches)
 
 
 def _pre_process(src: Path, pre: Path) -> None:
@@ -177,8 +209,8 @@ def pre_process(model):
         return onnx.load_model(str(pre))
 
 
-def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reader: ArrayReader,
-            exclude: list[str] | None = None, pre_processed: bool = False):
+def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reader: ArrayReader, mix,
+            pre_processed: bool = False):
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     pre = src if pre_processed else src.with_name("pre.onnx")
@@ -191,26 +223,42 @@ def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reade
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[opts.calibration_method]
     extra = {"ActivationSymmetric": opts.activation_symmetric, "WeightSymmetric": True}
+    if reader is not None and reader.batches > CALIB_CHUNK:  # minmax: ORT merges the ranges every chunk
+        extra["CalibMaxIntermediateOutputs"] = _minmax_chunk(reader.batches)
     if precision == Precision.INT16X8 and opts.opset < 21:
         extra["UseQDQContribOps"] = True  # 16-bit Q/DQ are standard from opset 21, ORT contrib ops before
+    if mix.int16_tensors:  # ORT inserts the 8<->16-bit requantization itself (and moves to opset 21)
+        q16 = QuantType.QInt16 if opts.activation_symmetric else QuantType.QUInt16
+        extra["TensorQuantOverrides"] = {t: [{"quant_type": q16}] for t in sorted(mix.int16_tensors)}
     cache = None
-    if opts.calibration_method == "entropy":
-        cache, reader = _entropy_ranges(pre, reader), None
+    if opts.calibration_method in ("percentile", "entropy"):
+        cache, reader = _histogram_ranges(pre, reader, opts.calibration_method), None
     quantize_static(
         str(pre), str(dst), reader, calibration_cache_path=cache,
         quant_format=QuantFormat.QDQ if opts.quant_format == "qdq" else QuantFormat.QOperator,
         per_channel=opts.per_channel, reduce_range=opts.reduce_range, activation_type=act,
-        weight_type=QuantType.QInt8, calibrate_method=method, extra_options=extra, nodes_to_exclude=exclude or None,
+        weight_type=QuantType.QInt8, calibrate_method=method, extra_options=extra,
+        nodes_to_exclude=sorted(mix.float_nodes) or None,
     )
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Mixed precision for static quantization: activations kept in 16 bits, nodes left in float."""
+
+    int16_tensors: frozenset[str] = frozenset()
+    float_nodes: frozenset[str] = frozenset()
+
+
 def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.ndarray | None, *, origin: str = "model",
-             exclude: list[str] | None = None, pre_processed: bool = False):
+             exclude: list[str] | None = None, pre_processed: bool = False, mix: Mix = Mix()):
     """Quantize an fp32 ``onnx.ModelProto`` (static shapes) at ``precision``; returns a new ModelProto.
 
-    ``exclude``: node names left in float. ``pre_processed``: ``model`` already went through
-    :func:`pre_process` (static precisions). This does not check that onnxruntime loads the result:
-    :func:`edgekit.quantize.onnx_check.quantize_checked` does (and renames, and excludes what breaks it)."""
+    ``exclude``: node names left in float (added to ``mix.float_nodes``). ``mix``: activations kept in 16 bits.
+    ``pre_processed``: ``model`` already went through :func:`pre_process` (static precisions). This does not
+    check that onnxruntime loads the result: :func:`edgekit.quantize.onnx_check.quantize_checked` does (and
+    renames, and excludes what breaks it)."""
+    mix = Mix(mix.int16_tensors, mix.float_nodes | frozenset(exclude or ()))
     import onnx
 
     if precision == Precision.FP32:
@@ -238,9 +286,9 @@ def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.nda
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 quantize_dynamic(str(src), str(dst), per_channel=opts.per_channel, reduce_range=opts.reduce_range,
-                                 weight_type=QuantType.QInt8, nodes_to_exclude=exclude or None)
+                                 weight_type=QuantType.QInt8, nodes_to_exclude=sorted(mix.float_nodes) or None)
             else:
-                _static(src, dst, opts, precision, reader, exclude, pre_processed)
+                _static(src, dst, opts, precision, reader, mix, pre_processed)
             result = onnx.load_model(str(dst))
         except Exception as exc:  # onnxruntime raises plain Exceptions, ValueErrors, RuntimeErrors, Fail
             err = exc

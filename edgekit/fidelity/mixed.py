@@ -1,0 +1,217 @@
+"""Accuracy-aware mixed precision: keep the fewest, most sensitive layers in higher precision until the
+artifact meets the fidelity budget.
+
+The engine supplies ``build(keep, mode) -> Candidate``: quantize with the layers in ``keep`` held at
+``mode`` ("int16": 16-bit activations, 8-bit weights; "float": not quantized), run the artifact on the
+validation inputs and measure it. The search ranks layers by the per-layer report, builds the fully
+quantized artifact first, then keeps the top-k layers for k = 1, 2, 4, ... until the budget is met and
+bisects between the last miss and the first hit: about 2·log2(n) builds, each validated for real. It assumes
+that keeping more of the ranked layers never hurts, which holds for the error, not always exactly: every
+point it built is recorded, and the answer is always a built, measured artifact."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgekit.targets import Precision, TargetProfile
+
+Mode = Literal["int16", "float"]
+
+
+class Budget(BaseModel):
+    """What an artifact must meet (the fidelity gate's thresholds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_cosine: float = Field(0.99, ge=-1, le=1)
+    max_accuracy_drop: float | None = Field(None, description="points (1.0 = one percentage point)")
+    min_top1_agreement: float | None = Field(None, ge=0, le=1)
+
+    def failures(self, m: Measured) -> list[str]:
+        out = []
+        if m.cosine < self.min_cosine:
+            out.append(f"cosine {m.cosine:.4f} < {self.min_cosine}")
+        if self.min_top1_agreement is not None and m.top1_agreement is not None and m.top1_agreement < self.min_top1_agreement:
+            out.append(f"top-1 agreement {m.top1_agreement:.3f} < {self.min_top1_agreement}")
+        if self.max_accuracy_drop is not None and m.accuracy_drop is not None and m.accuracy_drop * 100 > self.max_accuracy_drop:
+            out.append(f"accuracy drop {m.accuracy_drop * 100:.2f} points > {self.max_accuracy_drop}")
+        return out
+
+
+class Measured(BaseModel):
+    """One built artifact, measured on the validation inputs against the source model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cosine: float
+    top1_agreement: float | None = None
+    accuracy_drop: float | None = None  # fraction (source accuracy - artifact accuracy)
+    bytes: int
+    latency_ms: float | None = None  # host median, where="this host"; never a target's latency
+
+
+class Candidate(BaseModel):
+    """What ``build`` returns: the measurements and the artifact itself (not serialized)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    measured: Measured
+    data: bytes = Field(exclude=True, repr=False)
+
+
+class CurvePoint(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    variant: str  # "mixed" or a fallback's name (e.g. "fp16")
+    layers_kept: int
+    mode: Mode | None
+    measured: Measured
+    passed: bool
+    seconds: float
+
+
+class MixedResult(BaseModel):
+    """The search's answer, for the manifest as-is (``model_dump(mode="json")``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    met: bool
+    variant: str  # "int8" (nothing kept), "mixed", a fallback's name, or "none"
+    mode: Mode | None
+    kept: tuple[str, ...]  # the layers held at ``mode``, most sensitive first
+    reason: str
+    budget: Budget
+    baseline: Measured  # the fully quantized artifact
+    chosen: Measured | None
+    most_sensitive: tuple[str, ...]
+    curve: tuple[CurvePoint, ...]  # every build, in the order made
+    builds: int
+    seconds: float
+    suggestion: str | None = None
+
+
+def choose_mode(profile: TargetProfile, fmt: str) -> Mode | None:
+    """What the target lets the search keep: 16-bit activations where the profile allows int16x8 and the
+    format's hook supports it (ONNX), float where the target allows float ops, else nothing (None)."""
+    if fmt == "onnx" and Precision.INT16X8 in profile.allowed_precisions:
+        return "int16"
+    if profile.full_integer_required:
+        return None
+    return "float"
+
+
+def _point(variant: str, k: int, mode: Mode | None, cand: Candidate, budget: Budget, t0: float) -> CurvePoint:
+    return CurvePoint(variant=variant, layers_kept=k, mode=mode, measured=cand.measured,
+                      passed=not budget.failures(cand.measured), seconds=round(time.perf_counter() - t0, 3))
+
+
+def search(
+    ranked: Sequence[str],
+    build: Callable[[frozenset[str], Mode], Candidate],
+    budget: Budget,
+    *,
+    mode: Mode | None,
+    fallbacks: Mapping[str, Callable[[], Candidate]] | None = None,
+    alternatives: Mapping[str, Callable[[], Candidate]] | None = None,
+    report_top: int = 5,
+) -> tuple[MixedResult, bytes | None]:
+    """Find the fewest layers of ``ranked`` (most sensitive first) to keep at ``mode`` so that the artifact
+    meets ``budget``. Returns the result and the chosen artifact's bytes (None when nothing meets it).
+
+    ``alternatives`` (e.g. TFLite's whole-model "int16x8") are built too when full quantization fails; the
+    smallest artifact that meets the budget wins. ``fallbacks`` (e.g. "fp16") are built only when nothing
+    else meets it."""
+    start = time.perf_counter()
+    curve: list[CurvePoint] = []
+    built: dict[int, Candidate] = {}
+    ranked = list(ranked)
+    top = tuple(ranked[:report_top])
+
+    def at(k: int) -> bool:
+        t0 = time.perf_counter()
+        cand = build(frozenset(ranked[:k]), mode or "float")
+        built[k] = cand
+        curve.append(_point("mixed" if k else "int8", k, mode if k else None, cand, budget, t0))
+        return curve[-1].passed
+
+    def result(**kw) -> MixedResult:
+        return MixedResult(budget=budget, baseline=built[0].measured, most_sensitive=top, curve=tuple(curve),
+                           builds=len(curve), seconds=round(time.perf_counter() - start, 3), **kw)
+
+    if at(0):
+        return result(met=True, variant="int8", mode=None, kept=(), chosen=built[0].measured,
+                      reason="the fully quantized artifact meets the budget: nothing kept in higher precision"), built[0].data
+    why0 = "; ".join(budget.failures(built[0].measured))
+    if mode is None:
+        return result(met=False, variant="none", mode=None, kept=(), chosen=None,
+                      reason=f"full integer fails the budget ({why0}) and the target allows neither float ops nor "
+                             f"16-bit activations; most sensitive layers: {', '.join(top)}",
+                      suggestion="quantization-aware training (--qat) to make the model robust to int8"), None
+    n = len(ranked)
+    alts = _alternatives(alternatives or {}, built, curve, budget, n)
+    if n == 0 or not at(n):
+        if alts:
+            return _pick_alternative(result, alts, built, why0), built[alts[0].variant].data
+        return _no_mix(result, built, curve, budget, fallbacks or {}, why0, mode, n, start)
+    lo, hi, k = 0, n, 1
+    while k < n and not at(k):  # doubling: the answer is usually a few layers
+        lo, k = k, 2 * k
+    hi = min(k, n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if mid not in built and at(mid) or mid in built and not budget.failures(built[mid].measured):
+            hi = mid
+        else:
+            lo = mid
+    chosen = built[hi]
+    b0 = built[0].measured
+    if alts and alts[0].measured.bytes < chosen.measured.bytes:
+        return _pick_alternative(result, alts, built, why0, mixed=(hi, n, mode)), built[alts[0].variant].data
+    reason = (f"full quantization fails ({why0}); keeping the {hi} most sensitive of {n} ranked layers at {mode} "
+              f"gives cosine {chosen.measured.cosine:.4f}, {chosen.measured.bytes:,} bytes "
+              f"(int8: {b0.bytes:,}); {hi - 1 if hi > 1 else 0} layer(s) did not meet the budget")
+    return result(met=True, variant="mixed", mode=mode, kept=tuple(ranked[:hi]), chosen=chosen.measured,
+                  reason=reason), chosen.data
+
+
+def _alternatives(alternatives, built, curve, budget, n) -> list[CurvePoint]:
+    """Build every alternative; the passing ones, smallest first."""
+    for name, make in alternatives.items():
+        t0 = time.perf_counter()
+        built[name] = make()
+        curve.append(_point(name, n, None, built[name], budget, t0))
+    return sorted((p for p in curve if p.variant in alternatives and p.passed), key=lambda p: p.measured.bytes)
+
+
+def _pick_alternative(result, alts, built, why0, mixed=None) -> MixedResult:
+    best = alts[0]
+    than = (f"smaller than keeping the {mixed[0]} most sensitive of {mixed[1]} ranked layers at {mixed[2]} "
+            f"({built[mixed[0]].measured.bytes:,} bytes)") if mixed else "no per-layer mix meets the budget"
+    return result(met=True, variant=best.variant, mode=None, kept=(), chosen=best.measured,
+                  reason=f"full quantization fails ({why0}); {best.variant} meets the budget with cosine "
+                         f"{best.measured.cosine:.4f} and {best.measured.bytes:,} bytes, {than}")
+
+
+def _no_mix(result, built, curve, budget, fallbacks, why0, mode, n, start):
+    """No mix meets the budget: try the fallbacks (e.g. fp16), name the best variant found."""
+    for name, make in fallbacks.items():
+        t0 = time.perf_counter()
+        cand = make()
+        built[name] = cand
+        curve.append(_point(name, n, None, cand, budget, t0))
+    passing = [p for p in curve if p.passed]
+    best = min(passing, key=lambda p: p.measured.bytes) if passing else max(curve, key=lambda p: p.measured.cosine)
+    key = best.layers_kept if best.variant in ("int8", "mixed") else best.variant
+    what = f"keeping all {n} ranked layers at {mode}" if n else "no layer could be ranked"
+    if passing:
+        return result(met=True, variant=best.variant, mode=None, kept=(), chosen=best.measured,
+                      reason=f"full quantization fails ({why0}) and so does {what}; {best.variant} meets the budget "
+                             f"(cosine {best.measured.cosine:.4f}, {best.measured.bytes:,} bytes)"), built[key].data
+    return result(met=False, variant="none", mode=mode, kept=(), chosen=None,
+                  reason=f"no variant meets the budget: full quantization fails ({why0}), so does {what}; the best "
+                         f"found is {best.variant} with {best.layers_kept} kept (cosine {best.measured.cosine:.4f})",
+                  suggestion="quantization-aware training (--qat), or relax --min-cosine"), None
