@@ -61,7 +61,7 @@ def fidelity_outputs(tmp_path):
     from edgekit.fidelity.mixed import Budget, search
     from edgekit.fidelity.write import write_layer_report, write_search
     from edgekit.models import load_model
-    from edgekit.validate import predict_source
+    from edgekit.fidelity.metrics import predict_source
 
     model = load_model(EXAMPLE / "models" / "digits_cnn.keras")
     with np.load(EXAMPLE / "data" / "calibration.npz") as z:

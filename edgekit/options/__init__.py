@@ -60,12 +60,15 @@ class ConvertOptions(BaseModel):
     image: ImageOptions | None = None
     seed: int = 0
     unsafe_deserialization: bool = False
+    signature: str | None = None  # .tflite sources / SavedModels with several signatures: which one
     input_shape: str | None = None  # ONNX models with dynamic dimensions: "1,3,32,32" or "NAME:1,3,32,32"
     onnx: OnnxEmitOptions = OnnxEmitOptions()
     optimize: OptimizeOptions | None = None
     budget: FidelityBudget = FidelityBudget()
     device_check: Literal["auto", "on", "off"] = Field(default_factory=lambda: _env_device_check())
-    emit_c_array: bool = False  # also write <artifact>.cc/.h (a C array of the model) for firmware
+    emit_c_array: bool = False  # also write model_data.cc/.h (a C array of the model) for firmware
+    layer_report: bool = False  # write each quantized artifact's per-layer error (json, csv, png, overlay)
+    mixed_precision: Literal["off", "auto"] = "off"  # auto: keep the fewest sensitive layers in higher precision
 
     @field_validator("formats")
     @classmethod
