@@ -11,7 +11,7 @@ from browser import chromium, decode_png, non_blank, screenshot
 from ci_example import copy_example
 from typer.testing import CliRunner
 
-from edgekit.build.runner import build
+from edgekit.workflows.build.runner import build
 from edgekit.cli import app
 
 pytestmark = pytest.mark.skipif(chromium() is None, reason="Debian package chromium is not installed (run .ci/setup as root)")
