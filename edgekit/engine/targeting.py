@@ -44,9 +44,15 @@ def mcu_run(run: Run, art) -> tuple[Mcu, list[np.ndarray]] | None:
     if run.profile.runtime != "tflm" or art.format != "tflite":
         return None
     from edgekit.placement.mcu import check
+    from edgekit.runtimes import open_runner
 
+    with open_runner("litert", art.data) as r:  # the artifact's IO tensors: TFLM takes and gives raw int8
+        ins, outs = r.inputs, r.outputs
+    x = run.validation.x
+    raw = [np.stack([t.to_input(x[i : i + 1])[0] for i in range(len(x))]) for t in ins]
     run.stage("running in TFLite Micro")
-    return check(art.data, run.profile, [run.validation.x])
+    mcu, got = check(art.data, run.profile, raw)
+    return mcu, [t.to_float(o).reshape(len(x), *t.shape[1:]) for t, o in zip(outs, got)]
 
 
 def placement(run: Run, art) -> Placement | None:
