@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -150,3 +151,67 @@ def quantize_tflite(
         data=out, quantizer=_version(), recipe=RECIPES[precision], signature=signature,
         calibration_samples=None if samples is None else len(samples),
     )
+
+
+# --- per-op mixes (the mixed-precision search): one calibration, many recipes -------------------------------
+
+
+def mixed_recipe(int16_ops: Collection[str] = ()) -> list[dict]:
+    """An AEQ recipe: every op static int8 (per-channel int8 weights, int8 activations); the ops whose output
+    tensor names are in ``int16_ops`` with 16-bit activations and int8 weights, or float where AEQ has no 16x8
+    config for the op (e.g. SQUARED_DIFFERENCE: its int8 fallback would undo the point of keeping it).
+
+    AEQ matches a regex against an op's scope (its output tensor names, each followed by ``;``); of the configs
+    that match, the last one AEQ can apply to the op wins, and NO_QUANTIZE always applies."""
+    from ai_edge_quantizer import qtyping, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    every = qtyping.TFLOperationName.ALL_SUPPORTED
+    rm = recipe_manager.RecipeManager()
+    rm.add_static_config(".*", every, activation_num_bits=8, weight_num_bits=8)
+    if int16_ops:
+        names = "|".join(re.escape(n) for n in sorted(int16_ops))
+        rm.add_quantization_config(f"(?:^|;)(?:{names});", every, None, AlgorithmName.NO_QUANTIZE)
+        rm.add_static_config(f"(^|;)({names});", every, activation_num_bits=16, weight_num_bits=8)
+    return rm.get_quantization_recipe()
+
+
+def _failed(what: str, err: Exception, log: str, origin: str) -> ConversionError:
+    detail = " ".join(str(err).split())[:600] or type(err).__name__
+    tail = " ".join(log.split())[-300:]
+    return ConversionError(f"{origin}: ai-edge-quantizer ({what}) failed: {detail}" + (f" ({tail})" if tail else ""))
+
+
+def calibrate_mixed(data: bytes, *, signature: str, input_names: list[str], calibration, origin: str = "model") -> dict:
+    """Activation ranges (min/max over all samples) of every op of the float flatbuffer ``data``, for
+    :func:`quantize_mixed`: ranges do not depend on the bit width, so one calibration serves every mix."""
+    import warnings
+
+    samples = _samples(calibration, input_names, origin)
+    with capture_native_stderr() as cap, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")  # AEQ's calibrator's own
+        try:
+            return _calibrate(data, mixed_recipe(), signature, samples)
+        except Exception as exc:  # noqa: BLE001 - AEQ raises ValueError/RuntimeError/KeyError
+            err = exc
+    raise _failed("calibration", err, cap.text, origin)
+
+
+def quantize_mixed(data: bytes, int16_ops: Collection[str], qsvs: dict, *, origin: str = "model") -> bytes:
+    """``data`` (a float flatbuffer prepared by :func:`edgekit.models.tflite.prepare`) quantized with
+    :func:`mixed_recipe` on the ranges from :func:`calibrate_mixed`; loaded by LiteRT before it is returned.
+    Float32 model inputs and outputs."""
+    from ai_edge_quantizer import quantizer
+
+    what = f"int8 with {len(int16_ops)} op(s) at 16-bit activations"
+    with capture_native_stderr() as cap, contextlib.redirect_stdout(io.StringIO()):
+        try:
+            qt = quantizer.Quantizer(bytearray(data), mixed_recipe(int16_ops))
+            out = bytes(qt.quantize(qsvs, enable_progress_report=False).quantized_model)
+            err = None
+        except Exception as exc:  # noqa: BLE001
+            err = exc
+    if err is not None:
+        raise _failed(what, err, cap.text, origin)
+    _load_check(out, origin, what)
+    return out
