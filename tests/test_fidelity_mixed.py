@@ -76,11 +76,18 @@ def test_float_mode_meets_the_cosine_budget_for_a_tflite_target(enc, tflite_rank
     assert measure("litert", data, enc.x, enc.reference).measured.cosine >= 0.99
 
 
-def test_tflite_auto_artifact_is_at_most_0_6x_fp32(enc, tflite_ranked):
-    hook, report, ranked = tflite_ranked
+@pytest.fixture(scope="module")
+def tflite_int16_run(enc, tflite_ranked):
+    hook, _, ranked = tflite_ranked
     mode = choose_mode(load_target("cpu-fp32"), "tflite")
     assert mode == "int16"
     result, data = search(ranked, hook, BUDGET, mode=mode)
+    return result, data
+
+
+def test_tflite_auto_artifact_is_at_most_0_6x_fp32(enc, tflite_ranked, tflite_int16_run):
+    hook, report, ranked = tflite_ranked
+    result, data = tflite_int16_run
     fp32 = len(qt.convert(enc.model, Precision.FP32))
     assert not result.curve[0].passed and result.curve[0].layers_kept == 0  # full int8 fails first
     assert result.met and result.variant == "mixed" and result.mode == "int16"
@@ -92,6 +99,19 @@ def test_tflite_auto_artifact_is_at_most_0_6x_fp32(enc, tflite_ranked):
     assert hook(frozenset(result.kept), "int16").data == data  # same recipe and ranges: same bytes
     below = [p for p in result.curve if p.variant == "mixed" and p.layers_kept == len(result.kept) - 1]
     assert len(result.kept) == 1 or below and not below[0].passed
+
+
+def test_the_tflite_int16_mix_runs_on_the_rpi_device_runtimes(enc, tflite_int16_run, rpi_device_envs):
+    """tflite-runtime 2.14 and ai-edge-litert 1.4.0 (aarch64, emulated) run the mix as LiteRT 2.3 does: no
+    int8->int16 QUANTIZE, per-tensor weights on 16-bit FULLY_CONNECTED, no int16 RSQRT/GELU."""
+    from edgekit.device.check import validate
+
+    profile, _ = rpi_device_envs
+    _, data = tflite_int16_run
+    check, rewritten = validate(data, profile, [enc.x[:20]], fix=False)
+    assert check.passed and rewritten is None, check.failures
+    assert [(r.runtime, r.status) for r in check.results] == [("tflite-runtime", "ran"), ("ai-edge-litert", "ran")]
+    assert all(r.agreement.cosine >= 0.999 and r.agreement.top1_agreement >= 0.95 for r in check.results)
 
 
 def test_a_full_integer_target_keeps_nothing_float_and_suggests_qat(enc):
