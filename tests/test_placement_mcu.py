@@ -22,7 +22,8 @@ def tflm():
 @pytest.fixture(scope="module")
 def digits_int8():
     from edgekit._lazy import keras
-    from edgekit.example import build_cnn, digits, seed_everything
+    from edgekit._lazy import seed_everything
+    from edgekit.example import build_cnn, digits
 
     (xtr, ytr), (xte, _) = digits(0)
     seed_everything(0)
@@ -106,3 +107,46 @@ def test_mcu_profile_needs_budgets():
     with pytest.raises(ValueError, match="ram_budget_bytes"):
         TargetProfile(name="m", description="d", runtime="tflm", precision="int8", allowed_precisions=["int8"],
                       io_dtype="int8", full_integer_required=True, weight_only_fallback=False)
+
+
+def test_int8_streaming_model_with_a_resource_variable_runs_in_tflm(tflm):
+    """A streaming model whose int8 state lives in a resource variable (VAR_HANDLE / READ_VARIABLE /
+    ASSIGN_VARIABLE, the state quantized by the converter) runs in TFLM: arena measured and verified, and the
+    state is carried from one frame to the next (the same frame twice gives other outputs)."""
+    from edgekit._lazy import tf
+
+    t = tf()
+    w = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32)
+
+    class Stream(t.Module):
+        def __init__(self):
+            self.state = t.Variable(t.zeros((1, 4)), trainable=False)
+
+        @t.function(input_signature=[t.TensorSpec((1, 4), t.float32)])
+        def __call__(self, frame):
+            s = 0.5 * self.state + t.matmul(frame, w)
+            self.state.assign(s)
+            return t.nn.relu(s)
+
+    mod = Stream()
+    rng = np.random.default_rng(0)
+    c = t.lite.TFLiteConverter.from_concrete_functions([mod.__call__.get_concrete_function()], mod)
+    c.optimizations = [t.lite.Optimize.DEFAULT]
+    c.representative_dataset = lambda: ([rng.random((1, 4), dtype=np.float32)] for _ in range(32))
+    c.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    c.inference_input_type = c.inference_output_type = t.int8
+    c._experimental_variable_quantization = True  # the state is int8 too
+    data = c.convert()
+    from edgekit.placement.graph import read_graph
+
+    assert {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} <= {o.op for o in read_graph(data).ops}
+    frame = np.full((1, 4), 60, np.int8)
+    m, (out,) = mcu.check(data, load_target("cortex-m7"), [np.concatenate([frame, frame, frame])])
+    assert m.runs_in_tflm and m.arena_less_fails and m.arena_bytes >= (m.arena_reported_bytes or 0)
+    assert out.shape == (3, 4) and not np.array_equal(out[0], out[1])  # the state carried over
+
+
+def test_inputs_of_the_wrong_shape_get_a_message(tflm, digits_int8):
+    data, _ = digits_int8
+    with pytest.raises(TargetConstraintError, match="running the inputs"):
+        mcu.check(data, load_target("cortex-m7"), [np.zeros((2, 3, 3, 3), np.int8)])

@@ -72,11 +72,15 @@ def main():
     if req.get("inputs"):
         xs = [np.load(p) for p in req["inputs"]]
         it = runtime.Interpreter.from_bytes(data, arena_size=int(arena))
-        for k in range(len(xs[0])):
-            for i, x in enumerate(xs):
-                it.set_input(x[k:k + 1], i)
-            it.invoke()
-            outs.append([np.array(it.get_output(j)) for j in range(req["n_outputs"])])
+        try:
+            for k in range(len(xs[0])):
+                for i, x in enumerate(xs):
+                    it.set_input(x[k:k + 1], i)
+                it.invoke()
+                outs.append([np.array(it.get_output(j)) for j in range(req["n_outputs"])])
+        except (RuntimeError, ValueError) as exc:  # e.g. inputs of another shape or dtype than the model's
+            print(json.dumps({"ok": False, "missing_ops": [], "stderr": f"running the inputs: {exc}"}), flush=True)
+            return
         for j in range(req["n_outputs"]):
             path = os.path.join(req["out_dir"], f"out{j}.npy")
             np.save(path, np.concatenate([o[j] for o in outs]))
