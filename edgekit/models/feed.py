@@ -70,3 +70,16 @@ def run_stream(step: Callable[[list[np.ndarray]], list[np.ndarray]], feed: Feed,
 
     outputs = [frames(outs, k) for k in range(len(outs[0]))]
     return outputs, ([frames(fed, k) for k in range(len(s.inputs))] if record else None)
+
+
+def flat_inputs(feed: Feed) -> tuple[list[str], list[np.ndarray]]:
+    """Every model input as independent samples: a streaming Feed's frames ``(N*T, *frame)`` with the state
+    inputs at their initial value (for comparing two runtimes on the same inputs, not for fidelity)."""
+    if feed.stream is None:
+        return list(feed.names), list(feed)
+    s, data = feed.stream, dict(zip(feed.names, feed))
+    n = len(feed[0]) * feed[0].shape[1]
+    init = dict(zip(s.state_inputs, s.init))
+    arrays = [data[k].reshape((n,) + data[k].shape[2:]) if k in data
+              else np.repeat(np.asarray(init[k], np.float32)[None], n, axis=0) for k in s.inputs]
+    return list(s.inputs), arrays

@@ -48,8 +48,9 @@ def _converter(model: SourceModel):
 
 
 def representative(calibration, names: list[str] | None, origin: str):
-    """A representative dataset: one sample at a time, in the given order, as a dict keyed by the
-    signature's input names (a one-input model's plain array is keyed by its one name)."""
+    """A representative dataset: one sample at a time, in the given order. Arrays are picked by the traced
+    signature's input names and yielded as a list in its input order (TF's converter takes dicts only for
+    models with a SignatureDef, which ``from_concrete_functions`` models do not have while calibrating)."""
     if isinstance(calibration, dict):
         arrays = {k: np.asarray(v, np.float32) for k, v in calibration.items()}
     elif names is not None and len(names) == 1:
@@ -68,7 +69,8 @@ def representative(calibration, names: list[str] | None, origin: str):
             raise CalibrationError(f"{origin}: no calibration array for input(s) {', '.join(missing)}")
         arrays = {n: arrays[n] if n in arrays else by_key[name_key(n)] for n in names}
     n = len(next(iter(arrays.values())))
-    return lambda: ({k: v[i][None, ...] for k, v in arrays.items()} for i in range(n))
+    order = list(arrays.values())
+    return lambda: ([v[i][None, ...] for v in order] for i in range(n))
 
 
 def _configure(conv, precision: Precision, io_dtype: str, qat: bool, data) -> None:
