@@ -88,7 +88,9 @@ def fidelity(reference: list[np.ndarray], candidate: list[np.ndarray], names: li
         if r.shape != c.shape:
             raise ValueError(f"output {k}: shapes differ {r.shape} vs {c.shape}")
         err = np.abs(r.astype(np.float64) - c.astype(np.float64))
-        cos = _cosine(r, c)
+        # one value per sample (a sigmoid, a score): a per-sample cosine only compares signs, so the cosine is
+        # taken over all samples (a streaming model's per-frame values: its whole trajectories)
+        cos = _cosine(r.reshape(1, -1), c.reshape(1, -1)) if r.shape[1] == 1 else _cosine(r, c)
         per.append(OutputFidelity(
             name=names[k] if names else f"output_{k}", max_abs_error=float(err.max()),
             mean_abs_error=float(err.mean()), cosine_mean=float(cos.mean()), cosine_min=float(cos.min()),

@@ -520,10 +520,12 @@ def state_pairs(backend, pairs) -> list:
     for item in pairs or ():
         o, _, i = str(item).rpartition(":")
         oi = [k for k, t in enumerate(backend.outputs) if o in (t.name, t.key) or name_key(o) == name_key(t.key)]
+        if not oi and o.rpartition("_")[2].isdigit() and o.rpartition("_")[0] in ("output", ""):
+            oi = [int(o.rpartition("_")[2])] if int(o.rpartition("_")[2]) < len(backend.outputs) else []
         ii = [k for k, t in enumerate(backend.inputs) if i in (t.name, t.key) or name_key(i) == name_key(t.key)]
         if len(oi) != 1 or len(ii) != 1:
             raise HarnessError(
-                f"--state {item!r}: expected OUTPUT:INPUT naming one output and one input; outputs: "
+                f"--state {item!r}: expected OUTPUT:INPUT naming one output (or output_N, the Nth) and one input; outputs: "
                 f"{', '.join(t.key for t in backend.outputs)}; inputs: {', '.join(t.key for t in backend.inputs)}")
         a, b = backend.outputs[oi[0]], backend.inputs[ii[0]]
         if a.shape != b.shape:
