@@ -112,7 +112,7 @@ def _step(layers, frame, state, name=None):
     return prob(new), new
 
 
-def vad_model(folder: Path, seed: int = 0, epochs: int = 30):
+def vad_model(folder: Path, seed: int = 0, epochs: int = 60):
     """A minimal-GRU voice-activity model over real speech: trained unrolled over 20-frame windows, saved as
     a one-step Keras model (frame, state) -> (prob, new_state). Returns (path, sequences x, labels y)."""
     import keras

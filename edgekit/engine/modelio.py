@@ -10,8 +10,8 @@ from edgekit.models.base import SourceModel, TensorSpec
 from edgekit.models.feed import Feed, Stream, run_stream
 
 
-def _dims(shape) -> tuple:
-    return tuple("?" if d is None else d for d in shape)
+def _dims(shape) -> str:
+    return "(" + ",".join("?" if d is None else str(d) for d in shape) + ")"
 
 
 def make_stream(model: SourceModel, pairs, state_init: str | None) -> Stream | None:
