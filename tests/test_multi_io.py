@@ -133,3 +133,17 @@ def test_cli_exit_2_on_unknown_state_input(digits2, tmp_path):
     p = run_cli("convert", path, "-t", "rpi", "-o", tmp_path / "o", "--calibration", train, "--state", "output_0:h")
     assert p.returncode == 2
     assert "--state output_0:h: the model has no input 'h'" in p.stderr and "features (?,16)" in p.stderr
+
+
+def test_cli_signature_picks_one_of_a_multi_signature_tflite(tmp_path):
+    from test_models_tflite import _two_signatures
+
+    p = tmp_path / "two.tflite"
+    _two_signatures(p)
+    r = run_cli("convert", p, "-t", "rpi", "-o", tmp_path / "none", "--precision", "dynamic")
+    assert r.returncode == 2 and "2 signatures (relu, tanh); pick one with --signature NAME" in r.stderr
+    r = run_cli("convert", p, "-t", "rpi", "-o", tmp_path / "o", "--precision", "dynamic", "--signature", "tanh", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["artifacts"][0]["quantizer"]["signature"] == "tanh" and m["options"]["signature"] == "tanh"
+    assert m["validation"]["cosine"] >= 0.99
