@@ -26,6 +26,16 @@ def example(tmp_path_factory):
     return make_example(tmp_path_factory.mktemp("example"), seed=0, epochs=12)
 
 
+@pytest.fixture(scope="session")
+def encoder(tmp_path_factory):
+    """A quantization-sensitive transformer encoder trained on Fashion-MNIST rows (tests/sensitive_nets.py)."""
+    from sensitive_nets import Encoder
+
+    if not FASHION.is_dir():
+        pytest.skip("Debian package dataset-fashion-mnist is not installed (run .ci/setup)")
+    return Encoder(tmp_path_factory.mktemp("encoder"))
+
+
 def _idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         data = f.read()

@@ -17,7 +17,7 @@ def options(**kw) -> ConvertOptions:
         if k == "emit_options":
             fields["onnx"] = dict(v)
         elif k == "load_options":
-            fields["input_shape"] = v.get("input_shape")
+            fields.update({f: v[f] for f in ("input_shape", "signature") if f in v})
         elif k == "optimize":
             fields["optimize"] = v.model_dump() if hasattr(v, "model_dump") else v
         elif k == "image_options":

@@ -69,7 +69,7 @@ def build_encoder(outliers: int = OUTLIER_CHANNELS, gain: float = OUTLIER_GAIN):
 def train_encoder(workdir, *, seed: int = 0, epochs: int = 1, n_train: int = 4000, n_test: int = 600, **kw):
     """Train the encoder (seconds on 2 cores) and write ``encoder.keras``, ``calib.npz`` (train subset) and
     ``eval.npz`` (held-out test images); returns (model path, calib path, eval path, keras test accuracy)."""
-    from edgekit.example import seed_everything
+    from edgekit._lazy import seed_everything
     from edgekit.hashing import atomic_write_bytes
 
     workdir = Path(workdir)
@@ -100,7 +100,7 @@ class Encoder:
 
     def __init__(self, folder: Path, n_calib: int = 100, n_eval: int = 200):
         from edgekit.models import load_model
-        from edgekit.validate import predict_source
+        from edgekit.fidelity.metrics import predict_source
 
         self.path, calib, evalf, self.keras_accuracy = train_encoder(folder)
         self.model = load_model(self.path)

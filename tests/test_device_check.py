@@ -60,7 +60,7 @@ def test_profile_without_device_runtimes_is_not_checked(small):
 def test_acceptance_attention_model_converted_for_rpi_runs_on_both_device_runtimes(fashion, tmp_path, rpi_device_envs):
     """LayerNormalization -> MultiHeadAttention -> Dense(gelu, use_bias=False), trained on Fashion-MNIST
     rows, converted by edgekit.api.convert for rpi (int8): agrees on top-1 with the host on >= 98%."""
-    from edgekit import api
+    import kw
 
     model, _ = attention_keras(fashion, tmp_path / "attention.keras")
     xtr, ytr, xte, yte = sequences(fashion, 200, 1000)

@@ -11,7 +11,7 @@ from browser import chromium, decode_png, non_blank, screenshot
 from ci_example import copy_example
 from typer.testing import CliRunner
 
-from edgekit.build.runner import build
+from edgekit.workflows.build.runner import build
 from edgekit.cli import app
 
 pytestmark = pytest.mark.skipif(chromium() is None, reason="Debian package chromium is not installed (run .ci/setup as root)")
@@ -61,7 +61,7 @@ def fidelity_outputs(tmp_path):
     from edgekit.fidelity.mixed import Budget, search
     from edgekit.fidelity.write import write_layer_report, write_search
     from edgekit.models import load_model
-    from edgekit.validate import predict_source
+    from edgekit.fidelity.metrics import predict_source
 
     model = load_model(EXAMPLE / "models" / "digits_cnn.keras")
     with np.load(EXAMPLE / "data" / "calibration.npz") as z:

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from sensitive_nets import FASHION, Encoder
 
 from edgekit.fidelity.hooks import TfliteHook, measure
 from edgekit.fidelity.mixed import Budget, MixedResult, choose_mode, search
@@ -19,10 +18,8 @@ BUDGET = Budget(min_cosine=0.99)
 
 
 @pytest.fixture(scope="module")
-def enc(tmp_path_factory):
-    if not FASHION.is_dir():
-        pytest.skip("Debian package dataset-fashion-mnist is not installed (run .ci/setup)")
-    return Encoder(tmp_path_factory.mktemp("encoder"))
+def enc(encoder):
+    return encoder
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +102,7 @@ def test_when_no_mix_meets_the_budget_the_best_variant_is_named(enc):
 
 def test_the_example_digits_cnn_stays_fully_int8(example):
     from edgekit.models import load_model
-    from edgekit.validate import predict_source
+    from edgekit.fidelity.metrics import predict_source
 
     model = load_model(example.model)
     with np.load(example.train) as z:

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.api import convert
-from edgekit.errors import ConversionError, ModelLoadError
+from kw import convert
+from edgekit.errors import ConfigError, ModelLoadError
 from edgekit.models import load_model
 from edgekit.models.savedmodel import LOADER_TF1, LOADER_TF2, load_v1
 from edgekit.quantize.tflite import convert as to_tflite
 from edgekit.runtimes import open_runner
 from edgekit.targets import Precision
-from edgekit.validate import fidelity, predict_runner
+from edgekit.fidelity.metrics import fidelity, predict_runner
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_keras2_savedmodel"
 
@@ -56,11 +56,11 @@ def test_v1_model_predicts_trained_classes(fashion_eval):
 def test_legacy_savedmodel_to_android_gpu_fp16(fashion_eval, tmp_path):
     _, ev = fashion_eval
     r = convert(LEGACY, target="android-gpu", output_dir=tmp_path, eval_data=ev)
-    m = r.manifest
+    m = r.manifest.to_json()
     art = m["artifacts"][0]
     assert m["source"]["format"] == "savedmodel" and art["precision"] == "fp16"
     if importlib.util.find_spec("tf_keras") is None:
-        assert art["source_loader"] == LOADER_TF1
+        assert m["source"]["loader"] == LOADER_TF1
     assert m["validation"]["cosine"] >= 0.999, m["validation"]
     assert m["validation"]["top1_agreement"] >= 0.99
 
@@ -77,11 +77,11 @@ def test_v1_model_converts_at_every_precision(precision, fashion_eval):
     with open_runner("litert", data, threads=1) as rt:
         f = fidelity(m.predict([x]), predict_runner(rt, x))
     floor = 0.999 if precision in (Precision.FP32, Precision.FP16) else 0.98
-    assert f["cosine"] >= floor and f["top1_agreement"] >= 0.9, (precision, f)
+    assert f.cosine >= floor and f.top1_agreement >= 0.9, (precision, f)
 
 
 def test_v1_model_to_onnx_is_refused_with_a_reason(tmp_path):
-    with pytest.raises(ConversionError, match="v1 loader.*--format tflite"):
+    with pytest.raises(ConfigError, match="read by tf1-graph-session.*--format tflite"):
         convert(LEGACY, target="x86-ort", output_dir=tmp_path, precision="fp32", model=load_v1(LEGACY, sha256="x"))
     assert not list(tmp_path.iterdir())
 

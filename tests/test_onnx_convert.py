@@ -10,7 +10,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import kw as kwapi
-from edgekit import api
 from edgekit.errors import ConfigError, TargetConstraintError
 from edgekit.quantize.onnx import quantized_initializers
 

@@ -15,7 +15,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
 
-from edgekit.api import convert
+from kw import convert
 from edgekit.errors import ConversionError
 from edgekit.quantize import onnx as q
 from edgekit.quantize.onnx_check import canonicalize, quantize_checked
@@ -107,7 +107,7 @@ def test_convert_records_the_check_and_the_excluded_nodes(tmp_path):
     onnx.save_model(log_model(), str(src))
     np.savez(tmp_path / "cal.npz", x=np.ones((8, 4), "float32"))
     r = convert(src, target="x86-ort", output_dir=tmp_path / "out", calibration=tmp_path / "cal.npz")
-    art = r.manifest["artifacts"][0]
+    art = r.manifest.to_json()["artifacts"][0]
     chk = art["quantization_check"]
     assert [e["node"] for e in chk["excluded_nodes"]] == ["model/dense_1/MatMul"]
     assert chk["name_map"]["n1"] == "model/dense_1/MatMul"

@@ -48,6 +48,8 @@ BatchSize = Annotated[int, typer.Option(help="Fine-tuning batch size.", rich_hel
 Loss = Annotated[Optional[str], typer.Option(help="Keras loss for fine-tuning (default: the model's compile config), e.g. sparse_categorical_crossentropy.", rich_help_panel=_OPT)]
 LearningRate = Annotated[Optional[float], typer.Option(help="Adam learning rate for fine-tuning (default: 1e-3 pruning, 5e-5 QAT).", rich_help_panel=_OPT)]
 MinCosine = Annotated[Optional[float], typer.Option(help="Fail (exit 1) an artifact whose mean cosine to the source is lower (default: the profile's min_cosine, 0.99).", rich_help_panel=_BUDGET)]
+LayerReport = Annotated[bool, typer.Option("--layer-report", help="Write each int8 artifact's per-layer quantization error (json, csv, png, Model Explorer overlay).", rich_help_panel=_BUDGET)]
+MixedPrecision = Annotated[str, typer.Option(help="auto: when full int8 misses the budget, keep the fewest most sensitive layers in 16-bit or float (as the target allows) until it meets it | off.", rich_help_panel=_BUDGET)]
 DeviceCheck = Annotated[str, typer.Option(help="Run .tflite artifacts on the target device's own runtimes under emulation (aarch64 profiles such as rpi): auto (when `edgekit device-env setup` was run) | on (set up on first use) | off. Default: $EDGEKIT_DEVICE_CHECK or auto.", rich_help_panel=_BUDGET)]
 Emit = Annotated[Optional[str], typer.Option("--emit", help="Extra outputs: c-array (model_data.cc/.h for firmware).")]
 MaxAccuracyDrop = Annotated[float, typer.Option(help="Fail an artifact whose accuracy is more than this many points below the source's (needs labels).", rich_help_panel=_BUDGET)]
@@ -92,7 +94,7 @@ def convert_options(*, precision=None, format=None, calibration=None, calibratio
                     symmetric_activations=None, reduce_range=None, prune=None, prune_include=None,
                     prune_exclude=None, qat=False, train_data=None, epochs=2, batch_size=32, loss=None,
                     learning_rate=None, min_cosine=None, max_accuracy_drop=1.0, min_top1_agreement=None,
-                    device_check=None, emit=None):
+                    device_check=None, emit=None, layer_report=False, mixed_precision="off"):
     """The one mapping from the shared CLI flags to a ConvertOptions (ConfigError names a bad flag)."""
     from edgekit.options import ConvertOptions
 
@@ -109,7 +111,7 @@ def convert_options(*, precision=None, format=None, calibration=None, calibratio
         budget={"min_cosine": min_cosine, "max_accuracy_drop": max_accuracy_drop,
                 "min_top1_agreement": min_top1_agreement},
         **({} if device_check is None else {"device_check": device_check}),
-        emit_c_array=_emit(emit),
+        emit_c_array=_emit(emit), layer_report=layer_report, mixed_precision=mixed_precision,
     )
 
 

@@ -91,9 +91,11 @@ def write(run: Run, manifest) -> tuple[Path, list[Path]]:
             atomic_write_bytes(out / b.record.c_array[0], cc.encode())
             atomic_write_bytes(out / b.record.c_array[1], h.encode())
             paths += [out / n for n in b.record.c_array]
+        for fname, data in sorted(b.files.items()):
+            atomic_write_bytes(out / fname, data)
     mpath = out / MANIFEST
     atomic_write_json(mpath, manifest.to_json())
-    keep = {b.record.path for b in run.built} | {n for b in run.built for n in b.record.c_array or ()}
+    keep = {b.record.path for b in run.built} | {n for b in run.built for n in [*(b.record.c_array or ()), *b.files]}
     for a in old.get("artifacts") or []:
         name = a.get("path") if isinstance(a, dict) else None
         if isinstance(name, str) and name not in keep and Path(name).name == name:

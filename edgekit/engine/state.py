@@ -24,6 +24,7 @@ class Built:
     data: bytes
     outputs: list[np.ndarray]
     artifact: Any  # edgekit.export.Artifact
+    files: dict[str, bytes] = field(default_factory=dict)  # reports written beside it (layer report, search)
 
 
 @dataclass

@@ -222,9 +222,8 @@ def source_outputs(run: Run) -> None:
 
 
 def emit(run: Run) -> None:
-    """Emit and validate every format; nothing is written yet."""
-    from edgekit.engine.record import artifact_record
-
+    """Emit and validate every format (improving a quantized one that misses its budget, with
+    --mixed-precision auto); nothing is written yet."""
     calib = None if run.calibration_used is None else calibration_arrays(run.model, run.calibration_used.x)
     if calib is not None:
         check_finite(calib, str(run.model.path))
@@ -232,8 +231,44 @@ def emit(run: Run) -> None:
         run.stage(f"converting to {fmt} ({run.precision.value})")
         art = EMITTERS.get(fmt)(run.model, run.profile, run.precision, calib, seed=run.options.seed,
                                 **run.options.emit_options(fmt))
-        run.stage(f"validating {fmt} with {art.runtime}")
-        record, outputs = artifact_record(run, art)  # may rewrite art.data (a device-runtime quirk fixed)
-        run.built.append(Built(record=record, data=art.data, outputs=outputs, artifact=art))
+        built = _validated(run, art)
+        for c in built.record.gate.failed:
+            run.warnings.append(f"{built.record.path}: FAILED {c.name}: {c.message}")
+        run.built.append(built)
         if run.optimized is not None:
-            run.optimized.add_artifact(record.path, art)
+            run.optimized.add_artifact(built.record.path, built.artifact)
+
+
+def _validated(run: Run, art) -> Built:
+    """The artifact validated; with --layer-report its per-layer error, with --mixed-precision auto the
+    fewest sensitive layers kept in higher precision when it misses its budget."""
+    from edgekit.engine import mixed
+    from edgekit.engine.record import artifact_record
+
+    opts, mark = run.options, len(run.warnings)
+    run.stage(f"validating {art.format} with {art.runtime}")
+    record, outputs = artifact_record(run, art)  # may rewrite art.data (a device-runtime quirk fixed)
+    wanted = opts.layer_report or (opts.mixed_precision == "auto" and not record.gate.passed)
+    why_not = mixed.applicable(run, art) if wanted else None
+    if not wanted or why_not:
+        if why_not:
+            run.warnings.append(f"{record.path}: no per-layer analysis: {why_not}")
+        return Built(record=record, data=art.data, outputs=outputs, artifact=art)
+    run.stage("per-layer error")
+    h = mixed.hook(run, art)
+    report = h.layer_report(run.validation.x[: mixed.REPORT_SAMPLES])
+    stem = record.path.rsplit(".", 1)[0]
+    layers, files = mixed.layer_files(report, stem) if opts.layer_report else (None, {})
+    result = None
+    if opts.mixed_precision == "auto" and not record.gate.passed:
+        result, better, more = mixed.search(run, art, h, report)
+        files.update(more)
+        if better is not None:
+            del run.warnings[mark:]  # the first artifact's notes: the chosen one gets its own
+            art = better
+            record, outputs = artifact_record(run, art)
+        else:
+            run.warnings.append(f"{record.path}: mixed precision: {result.reason}"
+                                + (f"; {result.suggestion}" if result.suggestion else ""))
+    record = record.model_copy(update={"layer_report": layers, "mixed_precision": result})
+    return Built(record=record, data=art.data, outputs=outputs, artifact=art, files=files)

@@ -9,6 +9,7 @@ from typing import Any
 
 from edgekit.registry import EMITTERS
 
+
 @dataclass
 class Artifact:
     data: bytes
@@ -19,6 +20,7 @@ class Artifact:
     suffix: str
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # format-specific manifest fields
+    float_graph: Any = None  # ONNX: the float graph that was quantized (for per-layer error, mixed precision)
 
 
 def get_emitter(fmt: str):

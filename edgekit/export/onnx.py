@@ -197,6 +197,6 @@ def emit(
             )
         if fops:
             notes.append(f"ops onnxruntime cannot quantize stay float: {', '.join(fops)}")
-    return Artifact(data=out.SerializeToString(), format="onnx", precision=precision.value, io_dtype="float32", runtime="onnxruntime",
+    return Artifact(float_graph=proto, data=out.SerializeToString(), format="onnx", precision=precision.value, io_dtype="float32", runtime="onnxruntime",
                     suffix=".onnx", notes=notes, extra=extra)
 

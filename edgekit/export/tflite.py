@@ -56,8 +56,6 @@ def emit(model: SourceModel, profile: TargetProfile, precision: Precision, calib
         io_dtype = profile.io_dtype_for(precision)
         data = q.convert(model, precision, io_dtype=io_dtype, calibration=calibration)
         extra, notes = {}, []
-    if model.loader is not None:  # which loader read the source (e.g. the legacy SavedModel fallback)
-        extra["source_loader"] = model.loader
     if precision.full_integer:
         float_ops = float_tensor_ops(data)
         extra["float_ops"] = float_ops

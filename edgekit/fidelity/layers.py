@@ -22,39 +22,10 @@ sample at a time so memory does not grow with the number of samples.
 from __future__ import annotations
 
 import math
-from typing import Literal
-
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from edgekit.manifest.fidelity import LayerError, LayerReport  # noqa: F401  (re-exported)
 
 FP32_ROUNDING_NOISE = 1 / math.sqrt(12)
-
-
-class LayerError(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str  # TFLite: the op's output tensor name (what denylisted_nodes takes); ONNX: the activation name
-    op: str
-    scale: float | None
-    rmse_over_scale: float | None
-    cosine: float
-    max_abs_error: float
-    rel_error: float
-    elements: int
-    consumers: tuple[str, ...] = ()  # ops reading this activation (TFLite: their output names), for keeping it float
-
-
-class LayerReport(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format: Literal["tflite", "onnx"]
-    compare: Literal["local", "model"]
-    samples: int
-    layers: tuple[LayerError, ...]  # in graph order
-
-    def ranked(self) -> list[LayerError]:
-        """Most sensitive first (highest ``rel_error``, ties by lowest cosine, then name)."""
-        return sorted(self.layers, key=lambda e: (-e.rel_error, e.cosine, e.name))
 
 
 class _Acc:

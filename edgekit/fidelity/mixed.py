@@ -13,46 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgekit.manifest.fidelity import Budget, CurvePoint, Measured, MixedResult, Mode  # noqa: F401  (re-exported)
 from edgekit.targets import Precision, TargetProfile
-
-Mode = Literal["int16", "float"]
-
-
-class Budget(BaseModel):
-    """What an artifact must meet (the fidelity gate's thresholds)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    min_cosine: float = Field(0.99, ge=-1, le=1)
-    max_accuracy_drop: float | None = Field(None, description="points (1.0 = one percentage point)")
-    min_top1_agreement: float | None = Field(None, ge=0, le=1)
-
-    def failures(self, m: Measured) -> list[str]:
-        out = []
-        if m.cosine < self.min_cosine:
-            out.append(f"cosine {m.cosine:.4f} < {self.min_cosine}")
-        if self.min_top1_agreement is not None and m.top1_agreement is not None and m.top1_agreement < self.min_top1_agreement:
-            out.append(f"top-1 agreement {m.top1_agreement:.3f} < {self.min_top1_agreement}")
-        if self.max_accuracy_drop is not None and m.accuracy_drop is not None and m.accuracy_drop * 100 > self.max_accuracy_drop:
-            out.append(f"accuracy drop {m.accuracy_drop * 100:.2f} points > {self.max_accuracy_drop}")
-        return out
-
-
-class Measured(BaseModel):
-    """One built artifact, measured on the validation inputs against the source model."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    cosine: float
-    top1_agreement: float | None = None
-    accuracy_drop: float | None = None  # fraction (source accuracy - artifact accuracy)
-    bytes: int
-    latency_ms: float | None = None  # host median, where="this host"; never a target's latency
-
 
 class Candidate(BaseModel):
     """What ``build`` returns: the measurements and the artifact itself (not serialized)."""
@@ -61,37 +26,6 @@ class Candidate(BaseModel):
 
     measured: Measured
     data: bytes = Field(exclude=True, repr=False)
-
-
-class CurvePoint(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    variant: str  # "mixed" or a fallback's name (e.g. "fp16")
-    layers_kept: int
-    mode: Mode | None
-    measured: Measured
-    passed: bool
-    seconds: float
-
-
-class MixedResult(BaseModel):
-    """The search's answer, for the manifest as-is (``model_dump(mode="json")``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    met: bool
-    variant: str  # "int8" (nothing kept), "mixed", a fallback's name, or "none"
-    mode: Mode | None
-    kept: tuple[str, ...]  # the layers held at ``mode``, most sensitive first
-    reason: str
-    budget: Budget
-    baseline: Measured  # the fully quantized artifact
-    chosen: Measured | None
-    most_sensitive: tuple[str, ...]
-    curve: tuple[CurvePoint, ...]  # every build, in the order made
-    builds: int
-    seconds: float
-    suggestion: str | None = None
 
 
 def choose_mode(profile: TargetProfile, fmt: str) -> Mode | None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import edgekit
 from edgekit.manifest.device import DeviceCheck
+from edgekit.manifest.fidelity import LayerReportFiles, MixedResult
 from edgekit.manifest.placement import Mcu, Placement
 
 SCHEMA_VERSION = 2  # 2: "passed", per-artifact "gate", "placement", "mcu", "device"; "options"; "source.loader"
@@ -151,10 +152,14 @@ class ArtifactRecord(_Model):
     onnxsim: dict[str, Any] | None = None
     source_preparation: list[str] | None = None
     quantization: dict[str, Any] | None = None
+    quantization_check: dict[str, Any] | None = None  # ONNX: loaded and ran after quantization; nodes excluded
+    quantizer: dict[str, Any] | None = None  # .tflite sources: ai-edge-quantizer's recipe and calibration
     placement: Placement | None = None  # where every op runs on the target's accelerator
     mcu: Mcu | None = None  # microcontroller targets: arena and flash, measured in TFLite Micro
     device: DeviceCheck | None = None  # run on the device's own runtime(s), under emulation
     c_array: list[str] | None = None  # --emit c-array: the firmware source files written beside it
+    layer_report: LayerReportFiles | None = None  # --layer-report: per-layer quantization error
+    mixed_precision: MixedResult | None = None  # --mixed-precision auto: what was kept, and why
 
 
 class ValidationSummary(_Model):

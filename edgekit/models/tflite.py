@@ -150,7 +150,7 @@ def _spec(name: str, d: dict) -> TensorSpec:
 def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, signature: str | None = None, **_) -> SourceModel:
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgekit.runtimes.litert import _natural
+    from edgekit.runtimes.harness import _natural
 
     origin = str(path)
     data, key, notes = prepare(path.read_bytes(), signature, origin)

@@ -60,18 +60,20 @@ class ConvertOptions(BaseModel):
     image: ImageOptions | None = None
     seed: int = 0
     unsafe_deserialization: bool = False
+    signature: str | None = None  # .tflite sources / SavedModels with several signatures: which one
     # models with dynamic dimensions: ("1,3,32,32",) or one "NAME:1,3,32,32" per input (a single string is
     # accepted, ";"-separated items split)
     input_shape: tuple[str, ...] | None = None
     input_value: dict[str, float] = {}  # inputs frozen to constants (then folded): {"sr": 16000}
     state: tuple[tuple[str, str], ...] = ()  # streaming: (output, input) pairs, output fed back next step
     state_init: str | None = None  # .npz with the initial value of each state input (default: zeros)
-    signature: str | None = None  # SavedModel / multi-signature .tflite sources: which signature
     onnx: OnnxEmitOptions = OnnxEmitOptions()
     optimize: OptimizeOptions | None = None
     budget: FidelityBudget = FidelityBudget()
     device_check: Literal["auto", "on", "off"] = Field(default_factory=lambda: _env_device_check())
-    emit_c_array: bool = False  # also write <artifact>.cc/.h (a C array of the model) for firmware
+    emit_c_array: bool = False  # also write model_data.cc/.h (a C array of the model) for firmware
+    layer_report: bool = False  # write each quantized artifact's per-layer error (json, csv, png, overlay)
+    mixed_precision: Literal["off", "auto"] = "off"  # auto: keep the fewest sensitive layers in higher precision
 
     @field_validator("formats")
     @classmethod

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from edgekit.errors import ConfigError
-from edgekit.fidelity.gate import check_max, fidelity_checks, points
+from edgekit.fidelity.gate import check_max, check_min, fidelity_checks, points
 from edgekit.hashing import atomic_write_json
 
 BASELINE_SCHEMA = "edgekit.baseline/1"
@@ -43,6 +43,17 @@ def evaluate(row: dict, base: dict | None, have_baseline: bool) -> list[dict]:
         min_cosine=th.get("min_cosine"), max_accuracy_drop=th.get("max_accuracy_drop"),
         min_top1_agreement=th.get("min_top1_agreement"),
     )]
+    gate = row.get("gate")
+    if gate is not None and not gate["passed"]:  # the artifact missed its own fidelity budget at conversion
+        failed = "; ".join(f"{c['name']}: {c['message']}" for c in gate["checks"] if c["status"] == "fail")
+        checks.append(_check("fidelity_gate", "fail", f"the artifact missed its fidelity budget: {failed}"))
+    if "min_accelerated_fraction" in th:
+        frac = row.get("accelerated_fraction")
+        if frac is None:
+            checks.append(_check("accelerated_fraction", "skip", "no placement for this target (no accelerator)"))
+        else:
+            checks.append(check_min("accelerated_fraction", frac, th["min_accelerated_fraction"],
+                                    f"share of ops on the accelerator ({row.get('placement')})").model_dump())
     if "max_baseline_accuracy_drop" in th:
         if base is None or acc is None or base.get("accuracy") is None:
             checks.append(_check("baseline_accuracy_drop", "skip", no_base if base is None else "no accuracy to compare"))

@@ -49,6 +49,7 @@ class Thresholds(BaseModel):
     max_latency_growth: float | None = Field(None, ge=0, description="p50 growth vs baseline, same machine only")
     min_cosine: float | None = Field(None, ge=-1, le=1, description="mean cosine similarity to the source outputs")
     min_top1_agreement: float | None = Field(None, ge=0, le=1, description="share of samples with the source's top-1")
+    min_accelerated_fraction: float | None = Field(None, ge=0, le=1, description="share of ops on the target's accelerator")
 
     def merged(self, override: Thresholds | None) -> Thresholds:
         if override is None:
@@ -86,6 +87,8 @@ class CellOptions(BaseModel):
     onnx: OnnxEmitOptions | None = None
     optimize: dict | None = Field(None, description="prune / qat / train_data / epochs ... as for edgekit convert")
     budget: FidelityBudget | None = None
+    mixed_precision: Literal["off", "auto"] | None = None
+    layer_report: bool | None = None
 
     @field_validator("formats")
     @classmethod

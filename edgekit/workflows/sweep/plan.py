@@ -52,6 +52,8 @@ for _v in (
     variant("onnx-int8-percentile", "onnx", "int8", onnx={"calibration_method": "percentile"}),
     variant("onnx-int8-entropy", "onnx", "int8", onnx={"calibration_method": "entropy"}),
     variant("onnx-int16x8", "onnx", "int16x8"),
+    variant("tflite-int8-auto", "tflite", "int8", mixed_precision="auto"),  # int8, sensitive layers kept higher
+    variant("onnx-int8-auto", "onnx", "int8", mixed_precision="auto"),
 ):
     VARIANTS.register(_v.name, _v)
 
