@@ -545,6 +545,36 @@ def carry(backend, feed, pairs):
     return feed
 
 
+def _timed(be, feed, pairs, warmup: int, runs: int, progress):
+    """Warm-up and timed invokes (only ``invoke`` timed; a streaming model's state carried after each).
+    Returns (samples in ns, warm-up runs done, interrupted)."""
+    samples = array.array("q")  # ns; 8 bytes a run, grown as it goes (no up-front allocation)
+    warm_done, interrupted = 0, False
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # no collector pauses inside the timed loop
+    try:
+        for i in range(warmup):
+            be.invoke()
+            feed = carry(be, feed, pairs)
+            warm_done = i + 1
+            if progress:
+                progress("warmup", warm_done, warmup)
+        clock = time.perf_counter_ns
+        for i in range(runs):
+            t = clock()
+            be.invoke()
+            samples.append(clock() - t)
+            feed = carry(be, feed, pairs)
+            if progress:
+                progress("timing", i + 1, runs)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples, warm_done, interrupted
+
+
 def run(model, threads=1, runs=100, warmup=10, seed=0, inputs=None, eval_data=None, runtime=None,
         accelerator="none", require_full=False, progress=None, state=None) -> dict:
     """Benchmark ``model``; returns the ``edgekit.bench/1`` dict. ``progress(stage, done, total)`` is called
@@ -570,30 +600,7 @@ def run(model, threads=1, runs=100, warmup=10, seed=0, inputs=None, eval_data=No
     first_ms = (time.perf_counter() - t0) * 1e3
     outputs_ok = all(np.isfinite(np.asarray(o, dtype=np.float64)).all() for o in be.fetch())
     feed = carry(be, feed, pairs)
-    samples = array.array("q")  # ns; 8 bytes a run, grown as it goes (no up-front allocation)
-    warm_done, interrupted = 0, False
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # no collector pauses inside the timed loop
-    try:
-        for i in range(warmup):
-            be.invoke()
-            feed = carry(be, feed, pairs)
-            warm_done = i + 1
-            if progress:
-                progress("warmup", warm_done, warmup)
-        clock = time.perf_counter_ns
-        for i in range(runs):
-            t = clock()
-            be.invoke()
-            samples.append(clock() - t)
-            feed = carry(be, feed, pairs)
-            if progress:
-                progress("timing", i + 1, runs)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    samples, warm_done, interrupted = _timed(be, feed, pairs, warmup, runs, progress)
     accuracy = None
     if eval_data and not interrupted:
         accuracy = evaluate(be, eval_data, progress)
