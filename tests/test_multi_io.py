@@ -147,3 +147,26 @@ def test_cli_signature_picks_one_of_a_multi_signature_tflite(tmp_path):
     m = json.loads(r.stdout)
     assert m["artifacts"][0]["quantizer"]["signature"] == "tanh" and m["options"]["signature"] == "tanh"
     assert m["validation"]["cosine"] >= 0.99
+
+
+def test_keras_input_value_traces_the_constant(digits2, tmp_path):
+    path, train, test, _ = digits2
+    z = np.load(test)
+    np.savez(tmp_path / "img.npz", x=z["image"], y=z["y"])  # the frozen input needs no data
+    r = kw.convert(path, target="x86-ort", output_dir=tmp_path, calibration=tmp_path / "img.npz",
+                   precision="int8", input_value={"features": 0.0})
+    assert [t.name for t in r.manifest.source.inputs] == ["image"]
+    assert [i.name for i in onnx.load(r.artifact_paths[0]).graph.input] == ["image"]
+    assert r.manifest.artifacts[0].validation.cosine >= 0.99
+
+
+def test_state_init_file_is_the_initial_state(vad, tmp_path):
+    keras_path, _, train, test = vad
+    args = dict(target="rpi", calibration=train, eval_data=test, precision="int8", state=["new_state:state"])
+    np.savez(tmp_path / "zeros.npz", state=np.zeros((1, multi_nets.HIDDEN), np.float32))
+    a = kw.convert(keras_path, output_dir=tmp_path / "a", **args)
+    b = kw.convert(keras_path, output_dir=tmp_path / "b", state_init=tmp_path / "zeros.npz", **args)
+    assert a.manifest.artifacts[0].sha256 == b.manifest.artifacts[0].sha256
+    np.savez(tmp_path / "wrong.npz", h=np.zeros((1, 3)))
+    with pytest.raises(CalibrationError, match="no array for input 'state'"):
+        kw.convert(keras_path, output_dir=tmp_path / "c", state_init=tmp_path / "wrong.npz", **args)

@@ -117,9 +117,10 @@ def accuracy(outputs: list[np.ndarray], y: np.ndarray, k: int = 0) -> float | No
 
 
 def validate(source_out: list[np.ndarray], artifact_out: list[np.ndarray], y: np.ndarray | None,
-             runtime: RuntimeRecord | None = None) -> Fidelity:
-    """Fidelity of an artifact's outputs to its source's, and both accuracies when labels ``y`` exist."""
-    res = fidelity(source_out, artifact_out)
+             runtime: RuntimeRecord | None = None, names: list[str] | None = None) -> Fidelity:
+    """Fidelity of an artifact's outputs to its source's, and both accuracies when labels ``y`` exist.
+    ``names``: the source's output names, for the per-output records (default ``output_N``)."""
+    res = fidelity(source_out, artifact_out, names)
     acc = None
     classes = classifier_outputs(source_out) or ([0] if len(source_out) == 1 else [])
     if y is not None and classes:
