@@ -89,3 +89,35 @@ def test_device_check_off_and_auto_without_environments(example, tmp_path, monke
     res = kw.convert(example.model, target="rpi", output_dir=tmp_path / "b", calibration=example.train,
                      eval_data=example.test, device_check="off")
     assert res.manifest.artifacts[0].device is None and not any("device-env" in w for w in res.warnings)
+
+
+def _fake_compiler(tmp_path, log: str):
+    """A test-only stand-in for Coral's edgetpu_compiler (not installable here): it tests how edgekit invokes
+    the compiler and reads its output, never a result."""
+    import stat
+
+    exe = tmp_path / "bin" / "edgetpu_compiler"
+    exe.parent.mkdir()
+    (tmp_path / "log.txt").write_text(log)
+    exe.write_text('#!/bin/sh\nout="$3"; in="$4"; b=$(basename "$in" .tflite)\n'
+                   f'cp "$in" "$out/${{b}}_edgetpu.tflite"; cat "{tmp_path}/log.txt"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    return exe
+
+
+def test_edgetpu_target_predicts_without_the_compiler_and_runs_it_when_given(example, tmp_path):
+    res = kw.convert(example.model, target="coral-edgetpu", output_dir=tmp_path / "a", calibration=example.train,
+                     eval_data=example.test)
+    a = res.manifest.artifacts[0]
+    assert a.placement.accelerator == "Edge TPU" and a.placement.source == "predicted" and a.edgetpu is None
+    assert any("edgetpu_compiler is not installed" in w and "nothing was compiled" in w for w in res.warnings)
+    log = ("Edge TPU Compiler version 16.0.384591198\n\nModel compiled successfully in 12 ms.\n\n"
+           "Operator                       Count      Status\n\n"
+           + "".join(f"{o.op:<30} 1          Mapped to Edge TPU\n" for o in a.placement.ops))
+    exe = _fake_compiler(tmp_path, log)
+    res = kw.convert(example.model, target="coral-edgetpu", output_dir=tmp_path / "b", calibration=example.train,
+                     eval_data=example.test, edgetpu_compiler=str(exe))
+    e = res.manifest.artifacts[0].edgetpu
+    assert e is not None and e.compiler == str(exe) and e.placement.source == "compiler"
+    assert (tmp_path / "b" / e.file).is_file() and (tmp_path / "b" / e.log_file).read_text() == log
+    assert e.file == res.manifest.artifacts[0].path.replace(".tflite", "_edgetpu.tflite")

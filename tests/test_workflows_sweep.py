@@ -54,7 +54,8 @@ def test_pareto_front():
 def test_plan_follows_the_target_and_the_data():
     rpi = load_target("rpi")
     chosen, skipped = plan(rpi)
-    assert [v.name for v in chosen] == ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "tflite-int16x8"]
+    assert [v.name for v in chosen] == ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "tflite-int16x8",
+                                        "tflite-int8-auto"]
     assert {s["variant"]: s["reason"] for s in skipped}["onnx-int8"] == "target 'rpi' does not emit onnx"
     chosen, skipped = plan(rpi, has_calibration=False)
     assert "tflite-int8" not in [v.name for v in chosen]
@@ -76,6 +77,8 @@ def test_sweep_of_the_example_writes_json_table_and_plot(example, tmp_path):
     assert data["schema"] == "edgekit.sweep/1" and not data["interrupted"]
     rows = {r["variant"]: r for r in data["rows"]}
     assert list(rows) == ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "tflite-int16x8"]
+    skipped = {s["variant"]: s["reason"] for s in data["skipped"]}
+    assert "met its fidelity budget" in skipped["tflite-int8-auto"]  # int8 passed: auto would rebuild the same
     assert all(r["status"] == "ok" and r["latency_ms"]["p50"] > 0 and (out / r["path"]).is_file() for r in rows.values())
     assert data["source"]["metric"] == "accuracy" and data["source"]["accuracy"] == pytest.approx(example.keras_accuracy, abs=1e-6)
     assert rows["tflite-fp32"]["accuracy"] == pytest.approx(data["source"]["accuracy"], abs=1 / data["source"]["samples"])
@@ -151,3 +154,18 @@ def test_onnx_variants_when_the_target_emits_onnx(example, tmp_path):
         assert r["status"] == "ok" and r["runtime"]["name"] == "onnxruntime" and r["path"].endswith(".onnx")
     assert rows["onnx-fp32"]["accuracy"] == pytest.approx(res.data["source"]["accuracy"], abs=1 / 359)
     assert res.data["recommended"] in rows
+
+
+def test_on_an_accelerator_target_a_variant_that_splits_the_graph_is_marked_and_not_preferred():
+    rows = [
+        {"variant": "fast-split", "status": "ok", "accuracy": 0.97, "latency_ms": {"p50": 1.0}, "bytes": 10,
+         "splits_accelerator": True, "accelerated_fraction": 0.5},
+        {"variant": "slow-whole", "status": "ok", "accuracy": 0.97, "latency_ms": {"p50": 2.0}, "bytes": 10,
+         "splits_accelerator": False, "accelerated_fraction": 1.0},
+    ]
+    assert recommend(rows, 0.97, 1.0, accelerator=True) == "slow-whole"
+    assert recommend(rows, 0.97, 1.0, accelerator=False) == "fast-split"  # a CPU target: latency decides
+    assert recommend(rows[:1], 0.97, 1.0, accelerator=True) == "fast-split"  # nothing whole: the best split one
+    from edgekit.workflows.sweep.report import _note
+
+    assert "splits the accelerator graph (50% of ops on it)" in _note(rows[0], None)

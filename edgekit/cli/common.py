@@ -51,6 +51,7 @@ MinCosine = Annotated[Optional[float], typer.Option(help="Fail (exit 1) an artif
 LayerReport = Annotated[bool, typer.Option("--layer-report", help="Write each int8 artifact's per-layer quantization error (json, csv, png, Model Explorer overlay).", rich_help_panel=_BUDGET)]
 MixedPrecision = Annotated[str, typer.Option(help="auto: when full int8 misses the budget, keep the fewest most sensitive layers in 16-bit or float (as the target allows) until it meets it | off.", rich_help_panel=_BUDGET)]
 DeviceCheck = Annotated[str, typer.Option(help="Run .tflite artifacts on the target device's own runtimes under emulation (aarch64 profiles such as rpi): auto (when `edgekit device-env setup` was run) | on (set up on first use) | off. Default: $EDGEKIT_DEVICE_CHECK or auto.", rich_help_panel=_BUDGET)]
+EdgeTpuCompiler = Annotated[Optional[str], typer.Option(help="coral-edgetpu: run this edgetpu_compiler on the artifact (default: the one on PATH, if any).")]
 Emit = Annotated[Optional[str], typer.Option("--emit", help="Extra outputs: c-array (model_data.cc/.h for firmware).")]
 MaxAccuracyDrop = Annotated[float, typer.Option(help="Fail an artifact whose accuracy is more than this many points below the source's (needs labels).", rich_help_panel=_BUDGET)]
 MinTop1Agreement = Annotated[Optional[float], typer.Option(help="Fail a classifier artifact agreeing with the source's top-1 on fewer samples than this fraction.", rich_help_panel=_BUDGET)]
@@ -94,7 +95,7 @@ def convert_options(*, precision=None, format=None, calibration=None, calibratio
                     symmetric_activations=None, reduce_range=None, prune=None, prune_include=None,
                     prune_exclude=None, qat=False, train_data=None, epochs=2, batch_size=32, loss=None,
                     learning_rate=None, min_cosine=None, max_accuracy_drop=1.0, min_top1_agreement=None,
-                    device_check=None, emit=None, layer_report=False, mixed_precision="off"):
+                    device_check=None, emit=None, layer_report=False, mixed_precision="off", edgetpu_compiler=None):
     """The one mapping from the shared CLI flags to a ConvertOptions (ConfigError names a bad flag)."""
     from edgekit.options import ConvertOptions
 
@@ -112,6 +113,7 @@ def convert_options(*, precision=None, format=None, calibration=None, calibratio
                 "min_top1_agreement": min_top1_agreement},
         **({} if device_check is None else {"device_check": device_check}),
         emit_c_array=_emit(emit), layer_report=layer_report, mixed_precision=mixed_precision,
+        edgetpu_compiler=edgetpu_compiler,
     )
 
 

@@ -29,7 +29,7 @@ def convert(
     loss: o.Loss = None, learning_rate: o.LearningRate = None, min_cosine: o.MinCosine = None,
     max_accuracy_drop: o.MaxAccuracyDrop = 1.0, min_top1_agreement: o.MinTop1Agreement = None,
     device_check: o.DeviceCheck = None, emit: o.Emit = None, layer_report: o.LayerReport = False,
-    mixed_precision: o.MixedPrecision = "off",
+    mixed_precision: o.MixedPrecision = "off", edgetpu_compiler: o.EdgeTpuCompiler = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another model's or target's conversion in the output folder.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of the summary.")] = False,
 ) -> None:
@@ -47,7 +47,7 @@ def convert(
         prune_include=prune_include, prune_exclude=prune_exclude, qat=qat, train_data=train_data, epochs=epochs,
         batch_size=batch_size, loss=loss, learning_rate=learning_rate, min_cosine=min_cosine,
         max_accuracy_drop=max_accuracy_drop, min_top1_agreement=min_top1_agreement, device_check=device_check,
-        emit=emit, layer_report=layer_report, mixed_precision=mixed_precision,
+        emit=emit, layer_report=layer_report, mixed_precision=mixed_precision, edgetpu_compiler=edgetpu_compiler,
     )
     err = o.console(stderr=True)
     with err.status("converting…") as status:

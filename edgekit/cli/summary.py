@@ -41,6 +41,10 @@ def _target_lines(con, a) -> None:
 
     if a.placement is not None:
         con.print(f"placement {escape(a.placement.summary_line)}")
+    if a.edgetpu is not None:
+        e = a.edgetpu
+        con.print(f"compiled for the Edge TPU by {escape(e.compiler)}: {e.file} "
+                  f"({escape(e.placement.summary_line)}; log {e.log_file})")
     if a.mcu is not None:
         m = a.mcu
         con.print(f"TFLite Micro {m.tflm_version}: arena {m.arena_bytes:,} B (verified; {m.arena_less_bytes:,} B "

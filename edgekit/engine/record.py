@@ -20,7 +20,7 @@ _ARTIFACT_EXTRAS = ("float_ops", "opset", "exporter", "onnxsim", "source_prepara
                     "quantization_check", "quantizer")
 
 
-def artifact_record(run: Run, art) -> tuple[ArtifactRecord, list[np.ndarray]]:
+def artifact_record(run: Run, art) -> tuple[ArtifactRecord, list[np.ndarray], dict[str, bytes]]:
     """Run ``art`` on the validation inputs (on the host, on the device's runtimes, in TFLite Micro), compare
     with the source, place its ops, hold it to the budget."""
     device = targeting.device_check(run, art)  # first: it may rewrite the artifact so the device runs it
@@ -37,12 +37,14 @@ def artifact_record(run: Run, art) -> tuple[ArtifactRecord, list[np.ndarray]]:
     g = _gate(run, fid, targeting.extra_checks(device, mcu))
     name = f"{run.model.name}-{run.profile.name}-{art.precision}{art.suffix}"
     extras = {k: v for k, v in art.extra.items() if k in _ARTIFACT_EXTRAS}
+    placement = targeting.placement(run, art)
+    etpu, files = targeting.edgetpu(run, art, name, placement)
     record = ArtifactRecord(path=name, format=art.format, precision=art.precision, io_dtype=io_dtype,
                             sha256=sha256_bytes(art.data), bytes=len(art.data), validation=fid, gate=g,
-                            placement=targeting.placement(run, art), mcu=mcu, device=device,
+                            placement=placement, edgetpu=etpu, mcu=mcu, device=device,
                             c_array=_c_array_names(run, art, name), **extras)
     _warn(run, record, art)
-    return record, outputs
+    return record, outputs, files
 
 
 def _gate(run: Run, fid, extra):

@@ -247,28 +247,28 @@ def _validated(run: Run, art) -> Built:
 
     opts, mark = run.options, len(run.warnings)
     run.stage(f"validating {art.format} with {art.runtime}")
-    record, outputs = artifact_record(run, art)  # may rewrite art.data (a device-runtime quirk fixed)
+    record, outputs, files = artifact_record(run, art)  # may rewrite art.data (a device-runtime quirk fixed)
     wanted = opts.layer_report or (opts.mixed_precision == "auto" and not record.gate.passed)
     why_not = mixed.applicable(run, art) if wanted else None
     if not wanted or why_not:
         if why_not:
             run.warnings.append(f"{record.path}: no per-layer analysis: {why_not}")
-        return Built(record=record, data=art.data, outputs=outputs, artifact=art)
+        return Built(record=record, data=art.data, outputs=outputs, artifact=art, files=files)
     run.stage("per-layer error")
     h = mixed.hook(run, art)
     report = h.layer_report(run.validation.x[: mixed.REPORT_SAMPLES])
     stem = record.path.rsplit(".", 1)[0]
-    layers, files = mixed.layer_files(report, stem) if opts.layer_report else (None, {})
+    layers, reports = mixed.layer_files(report, stem) if opts.layer_report else (None, {})
     result = None
     if opts.mixed_precision == "auto" and not record.gate.passed:
         result, better, more = mixed.search(run, art, h, report)
-        files.update(more)
+        reports.update(more)
         if better is not None:
             del run.warnings[mark:]  # the first artifact's notes: the chosen one gets its own
             art = better
-            record, outputs = artifact_record(run, art)
+            record, outputs, files = artifact_record(run, art)
         else:
             run.warnings.append(f"{record.path}: mixed precision: {result.reason}"
                                 + (f"; {result.suggestion}" if result.suggestion else ""))
     record = record.model_copy(update={"layer_report": layers, "mixed_precision": result})
-    return Built(record=record, data=art.data, outputs=outputs, artifact=art, files=files)
+    return Built(record=record, data=art.data, outputs=outputs, artifact=art, files={**files, **reports})

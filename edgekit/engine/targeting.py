@@ -8,7 +8,7 @@ import numpy as np
 from edgekit.engine.state import Run
 from edgekit.manifest import Check
 from edgekit.manifest.device import DeviceCheck
-from edgekit.manifest.placement import Mcu, Placement
+from edgekit.manifest.placement import EdgeTpuCompile, Mcu, Placement
 
 
 def device_check(run: Run, art) -> DeviceCheck | None:
@@ -44,9 +44,15 @@ def mcu_run(run: Run, art) -> tuple[Mcu, list[np.ndarray]] | None:
     if run.profile.runtime != "tflm" or art.format != "tflite":
         return None
     from edgekit.placement.mcu import check
+    from edgekit.runtimes import open_runner
 
+    with open_runner("litert", art.data) as r:  # the artifact's IO tensors: TFLM takes and gives raw int8
+        ins, outs = r.inputs, r.outputs
+    x = run.validation.x
+    raw = [np.stack([t.to_input(x[i : i + 1])[0] for i in range(len(x))]) for t in ins]
     run.stage("running in TFLite Micro")
-    return check(art.data, run.profile, [run.validation.x])
+    mcu, got = check(art.data, run.profile, raw)
+    return mcu, [t.to_float(o).reshape(len(x), *t.shape[1:]) for t, o in zip(outs, got)]
 
 
 def placement(run: Run, art) -> Placement | None:
@@ -55,6 +61,26 @@ def placement(run: Run, art) -> Placement | None:
     from edgekit.placement import analyze
 
     return analyze(art.data, run.profile)
+
+
+def edgetpu(run: Run, art, name: str, predicted: Placement | None) -> tuple[EdgeTpuCompile | None, dict[str, bytes]]:
+    """Edge TPU targets: run the real edgetpu_compiler when it is installed (or --edgetpu-compiler names it)."""
+    if run.profile.delegate != "edgetpu" or art.format != "tflite" or predicted is None:
+        return None, {}
+    from edgekit.placement.edgetpu_compiler import compile_bytes, find_compiler
+
+    if run.options.edgetpu_compiler is None and find_compiler() is None:
+        run.warnings.append(f"{name}: edgetpu_compiler is not installed: the Edge TPU placement is a prediction "
+                            "from Coral's documented rules; nothing was compiled for the Edge TPU")
+        return None, {}
+    run.stage("running edgetpu_compiler")
+    stem = name.rsplit(".", 1)[0]
+    res, compiled, log = compile_bytes(art.data, stem, predicted, compiler=run.options.edgetpu_compiler)
+    run.warnings.extend(f"{name}: edgetpu_compiler disagrees with the prediction: {d}" for d in res.disagreements)
+    rec = EdgeTpuCompile(compiler=res.compiler, file=res.compiled_path, log_file=f"{stem}_edgetpu.log",
+                         placement=res.placement, disagreements=res.disagreements,
+                         on_chip_bytes=res.log.on_chip_bytes, off_chip_bytes=res.log.off_chip_bytes)
+    return rec, {rec.file: compiled, rec.log_file: log.encode()}
 
 
 def extra_checks(device: DeviceCheck | None, mcu: Mcu | None) -> list[Check]:

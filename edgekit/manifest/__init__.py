@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import edgekit
 from edgekit.manifest.device import DeviceCheck
 from edgekit.manifest.fidelity import LayerReportFiles, MixedResult
-from edgekit.manifest.placement import Mcu, Placement
+from edgekit.manifest.placement import EdgeTpuCompile, Mcu, Placement
 
 SCHEMA_VERSION = 2  # 2: "passed", per-artifact "gate", "placement", "mcu", "device"; "options"; "source.loader"
 _TOOLS = ("numpy", "tensorflow", "keras", "ai-edge-litert", "onnx", "onnxruntime", "tf2onnx", "onnxsim")
@@ -155,6 +155,7 @@ class ArtifactRecord(_Model):
     quantization_check: dict[str, Any] | None = None  # ONNX: loaded and ran after quantization; nodes excluded
     quantizer: dict[str, Any] | None = None  # .tflite sources: ai-edge-quantizer's recipe and calibration
     placement: Placement | None = None  # where every op runs on the target's accelerator
+    edgetpu: EdgeTpuCompile | None = None  # the real edgetpu_compiler's run, when it is installed
     mcu: Mcu | None = None  # microcontroller targets: arena and flash, measured in TFLite Micro
     device: DeviceCheck | None = None  # run on the device's own runtime(s), under emulation
     c_array: list[str] | None = None  # --emit c-array: the firmware source files written beside it

@@ -63,3 +63,18 @@ class Mcu(BaseModel):
     flash_budget_bytes: int
     runs_in_tflm: bool
     tflm_version: str
+
+
+class EdgeTpuCompile(BaseModel):
+    """The real Edge TPU compiler's run on an artifact: its output file, log, placement and where it disagrees
+    with edgekit's prediction. Only a file this compiler wrote is ever called compiled for the Edge TPU."""
+
+    model_config = ConfigDict(frozen=True)
+
+    compiler: str
+    file: str  # <artifact>_edgetpu.tflite, beside the artifact
+    log_file: str
+    placement: Placement
+    disagreements: tuple[str, ...]
+    on_chip_bytes: int | None = None
+    off_chip_bytes: int | None = None

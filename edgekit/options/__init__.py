@@ -71,6 +71,7 @@ class ConvertOptions(BaseModel):
     optimize: OptimizeOptions | None = None
     budget: FidelityBudget = FidelityBudget()
     device_check: Literal["auto", "on", "off"] = Field(default_factory=lambda: _env_device_check())
+    edgetpu_compiler: str | None = None  # coral-edgetpu: the compiler to run (default: edgetpu_compiler on PATH)
     emit_c_array: bool = False  # also write model_data.cc/.h (a C array of the model) for firmware
     layer_report: bool = False  # write each quantized artifact's per-layer error (json, csv, png, overlay)
     mixed_precision: Literal["off", "auto"] = "off"  # auto: keep the fewest sensitive layers in higher precision

@@ -167,19 +167,23 @@ def find_compiler(explicit: str | Path | None = None) -> str | None:
     return shutil.which("edgetpu_compiler")
 
 
-def compile_model(model: Path, out_dir: Path, predicted: Placement, *, compiler: str | Path | None = None,
-                  timeout_s: float = 180.0) -> CompilerResult:
-    """Run the real compiler on ``model``; on success write ``<stem>_edgetpu.tflite`` and its log into
-    ``out_dir`` (atomically). A missing, hanging or crashing compiler raises an EdgekitError, writes nothing."""
+def compile_bytes(data: bytes, name: str, predicted: Placement, *, compiler: str | Path | None = None,
+                  timeout_s: float = 180.0) -> tuple[CompilerResult, bytes, str]:
+    """Run the real compiler on the model ``data`` (named ``name``.tflite); returns the result, the compiled
+    ``<name>_edgetpu.tflite`` bytes and the compiler's log. Nothing is written. A missing, hanging or crashing
+    compiler raises an EdgekitError."""
     exe = find_compiler(compiler)
     if exe is None:
         raise RuntimeUnavailableError(
             "edgetpu_compiler is not on PATH: install it (x86-64 Debian/Ubuntu: apt package edgetpu-compiler "
             "from Coral's repository) or pass --edgetpu-compiler PATH; the placement shown is a prediction")
-    model = Path(model)
     with tempfile.TemporaryDirectory(prefix="edgekit-etpu-") as tmp:
+        model = Path(tmp) / f"{name}.tflite"
+        model.write_bytes(data)
+        outdir = Path(tmp) / "out"
+        outdir.mkdir()
         try:
-            proc = _run([exe, "-s", "-o", tmp, str(model)], timeout_s)
+            proc = _run([exe, "-s", "-o", str(outdir), str(model)], timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise RuntimeUnavailableError(
                 f"edgetpu_compiler did not finish within {timeout_s:g} s and was stopped; nothing was written. "
@@ -187,19 +191,30 @@ def compile_model(model: Path, out_dir: Path, predicted: Placement, *, compiler:
         except OSError as exc:
             raise RuntimeUnavailableError(f"edgetpu_compiler could not be started ({exc})") from exc
         text = proc.stdout + proc.stderr
-        out = Path(tmp) / f"{model.stem}_edgetpu.tflite"
+        out = outdir / f"{name}_edgetpu.tflite"
         if proc.returncode != 0 or not out.is_file():
             tail = " ".join(text.split()[-40:]) or "(no output)"
             how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with {proc.returncode}"
             raise RuntimeUnavailableError(
                 f"edgetpu_compiler {how} without writing {out.name}; nothing was written. It said: {tail}")
         compiled = out.read_bytes()
-        if compiled[4:8] != b"TFL3":
-            raise RuntimeUnavailableError(f"edgetpu_compiler wrote {out.name} but it is not a .tflite; nothing was kept")
-        log = parse_log(text)
-        placement = to_placement(log, model.read_bytes(), predicted.target)
-        dest = Path(out_dir) / out.name
-        atomic_write_bytes(dest.with_suffix(".log"), text.encode())
-        atomic_write_bytes(dest, compiled)
-    return CompilerResult(compiled_path=str(dest), compiler=exe, log=log, placement=placement,
-                          disagreements=disagreements(predicted, placement))
+    if compiled[4:8] != b"TFL3":
+        raise RuntimeUnavailableError(f"edgetpu_compiler wrote {out.name} but it is not a .tflite; nothing was kept")
+    log = parse_log(text)
+    placement = to_placement(log, data, predicted.target)
+    res = CompilerResult(compiled_path=out.name, compiler=exe, log=log, placement=placement,
+                         disagreements=disagreements(predicted, placement))
+    return res, compiled, text
+
+
+def compile_model(model: Path, out_dir: Path, predicted: Placement, *, compiler: str | Path | None = None,
+                  timeout_s: float = 180.0) -> CompilerResult:
+    """Run the real compiler on ``model``; on success write ``<stem>_edgetpu.tflite`` and its log into
+    ``out_dir`` (atomically). A missing, hanging or crashing compiler raises an EdgekitError, writes nothing."""
+    model = Path(model)
+    res, compiled, text = compile_bytes(model.read_bytes(), model.stem, predicted, compiler=compiler,
+                                        timeout_s=timeout_s)
+    dest = Path(out_dir) / res.compiled_path
+    atomic_write_bytes(dest.with_suffix(".log"), text.encode())
+    atomic_write_bytes(dest, compiled)
+    return res.model_copy(update={"compiled_path": str(dest)})

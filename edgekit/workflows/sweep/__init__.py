@@ -85,6 +85,10 @@ def sweep(model_path: str | Path, *, target: str | Path | TargetProfile = "rpi",
     rows: list[dict] = []
     interrupted = False
     for v in chosen:
+        if _nothing_to_improve(v, rows):
+            skipped.append({"variant": v.name, "reason": f"{v.format} int8 met its fidelity budget: nothing for "
+                                                          "mixed precision to improve"})
+            continue
         try:
             rows.append(_one(v, model, p, lambda stage, d, t, _v=v.name: progress(f"{_v}: {stage}", d, t)))
         except KeyboardInterrupt:
@@ -113,10 +117,12 @@ def _data(p: _Plan, chosen, skipped, rows: list[dict], max_accuracy_drop: float,
         "max_accuracy_drop_points": max_accuracy_drop,
         "threads": p.bench.threads,
         "runs": p.bench.runs,
-        "recommended": recommend(rows, p.source["accuracy"], max_accuracy_drop),
+        "recommended": recommend(rows, p.source["accuracy"], max_accuracy_drop,
+                                 accelerator=p.profile.delegate in ("gpu", "edgetpu")),
         "recommendation_rule": (
             f"fastest p50 latency among variants whose {metric} is within {max_accuracy_drop:g} points of the "
             "source's, that passed their fidelity gate"
+            + ("; variants the accelerator takes whole first" if p.profile.delegate in ("gpu", "edgetpu") else "")
         ),
         "interrupted": interrupted,
         "planned": [v.name for v in chosen],
@@ -140,9 +146,31 @@ def _build(v: Variant, model, p: _Plan, progress) -> tuple[dict, object]:
         validation={"runtime": val.runtime.model_dump(), "max_abs_error": val.max_abs_error, "cosine": val.cosine,
                     "top1_agreement": val.top1_agreement,
                     "accuracy": None if val.accuracy is None else val.accuracy.model_dump()},
-        gate=art.gate.model_dump(), warnings=res.warnings,
+        gate=art.gate.model_dump(), warnings=res.warnings, **_target_columns(art),
     )
     return row, res
+
+
+def _nothing_to_improve(v: Variant, rows: list[dict]) -> bool:
+    """An ``auto`` variant after the plain int8 variant of its format passed its gate: the same artifact."""
+    if v.update.get("mixed_precision") != "auto":
+        return False
+    plain = [r for r in rows if r["format"] == v.format and r["precision"] == "int8" and r.get("gate")]
+    return bool(plain) and all(r["gate"]["passed"] for r in plain)
+
+
+def _target_columns(art) -> dict:
+    """Placement (a variant that splits the accelerator's graph is marked) and the device-runtime check."""
+    cols: dict = {}
+    if art.placement is not None:
+        pl = art.placement
+        cols.update(accelerated_fraction=pl.accelerated_fraction, accelerator_partitions=pl.accelerator_partitions,
+                    splits_accelerator=pl.accelerated_fraction < 1 or pl.accelerator_partitions > 1,
+                    placement=pl.summary_line)
+    if art.device is not None:
+        cols["device_runtimes"] = {"passed": art.device.passed, "failures": list(art.device.failures),
+                                   "runtimes": [f"{r.runtime} {r.version}: {r.status}" for r in art.device.results]}
+    return cols
 
 
 def _one(v: Variant, model, p: _Plan, progress) -> dict:

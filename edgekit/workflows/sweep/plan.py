@@ -98,13 +98,19 @@ def pareto(rows: list[dict]) -> set[str]:
     return front
 
 
-def recommend(rows: list[dict], source_accuracy: float | None, max_drop_points: float) -> str | None:
+def recommend(rows: list[dict], source_accuracy: float | None, max_drop_points: float,
+              accelerator: bool = False) -> str | None:
     """The fastest (p50) measured row whose accuracy is at most ``max_drop_points`` percentage points below
-    the source model's; ties go to the smaller artifact, then the name. None when no row qualifies."""
+    the source model's; ties go to the smaller artifact, then the name. On an accelerator target, variants
+    the accelerator takes whole come first (a split graph runs partly on the CPU, hopping between the two).
+    None when no row qualifies."""
     if source_accuracy is None:
         return None
     floor = source_accuracy - max_drop_points / 100.0 - 1e-12
     ok = [r for r in rows if _measured(r) and r["accuracy"] >= floor]
+    whole = [r for r in ok if not r.get("splits_accelerator")]
+    if accelerator and whole:
+        ok = whole
     if not ok:
         return None
     return min(ok, key=lambda r: (r["latency_ms"]["p50"], r.get("bytes") or 0, r["variant"]))["variant"]

@@ -39,7 +39,7 @@ def markdown(data: dict) -> str:
         lat = r.get("latency_ms") or {}
         acc = r.get("accuracy")
         delta = "-" if acc is None or src["accuracy"] is None else f"{100 * (acc - src['accuracy']):+.2f}"
-        note = "**recommended**" if r["variant"] == best else (r.get("error") or ("interrupted" if r.get("interrupted") else ""))
+        note = _note(r, best)
         lines.append(
             f"| {r['variant']} | {r['format']} | {r['precision']} | {r.get('bytes', 0):,} | {_pct(acc)} | {delta} | "
             + " | ".join(f"{lat[k]:.4f}" if k in lat else "-" for k in ("p50", "p90", "p99"))
@@ -48,6 +48,23 @@ def markdown(data: dict) -> str:
     if data["skipped"]:
         lines += ["", "Not built: " + "; ".join(f"{s['variant']} ({s['reason']})" for s in data["skipped"]) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _note(r: dict, best: str | None) -> str:
+    notes = ["**recommended**"] if r["variant"] == best else []
+    if r.get("error"):
+        notes.append(r["error"])
+    if r.get("interrupted"):
+        notes.append("interrupted")
+    if r.get("status") == "failed-gate":
+        failed = [c["name"] for c in (r.get("gate") or {}).get("checks", []) if c["status"] == "fail"]
+        notes.append(f"missed its fidelity budget ({', '.join(failed)})")
+    if r.get("splits_accelerator"):
+        notes.append(f"splits the accelerator graph ({r['accelerated_fraction']:.0%} of ops on it)")
+    dev = r.get("device_runtimes")
+    if dev and not dev["passed"]:
+        notes.append("fails on the device runtimes: " + "; ".join(dev["failures"]))
+    return "; ".join(notes)
 
 
 def plot_png(data: dict) -> bytes:
