@@ -58,6 +58,17 @@ def data_specs(model: SourceModel, stream: Stream | None) -> list[TensorSpec]:
     return [t for t in model.inputs if t.name not in skip]
 
 
+def eval_dataset(model: SourceModel, opts):
+    """``opts.eval_data`` loaded for ``model`` (its data inputs; sequences for a streaming model): for
+    callers outside the engine that score the source (sweep). None without eval data."""
+    if opts.eval_data is None:
+        return None
+    from edgekit.quantize.calibration import load_data
+
+    stream = make_stream(model, opts.state, opts.state_init)
+    return load_data(opts.eval_data, data_specs(model, stream), opts.image, stream=stream, describe=model.io_text())
+
+
 def calibration_arrays(model: SourceModel, x):
     """What a quantizer is fed: one input's array, ``{input name: array}`` for several inputs, and for a
     streaming model every input as fed frame by frame (state from the source model, carried from zero)."""
@@ -75,4 +86,4 @@ def check_finite(arrays, origin: str) -> None:
             raise CalibrationError(f"{origin}: the source model's state becomes NaN/Inf on the calibration data")
 
 
-__all__ = ["calibration_arrays", "check_finite", "data_specs", "make_stream"]
+__all__ = ["eval_dataset", "calibration_arrays", "check_finite", "data_specs", "make_stream"]

@@ -27,7 +27,7 @@ def load(run: Run, source: SourceModel | None) -> None:
     run.stage("loading model")
     run.formats = list(opts.formats or run.profile.formats)
     if source is None:
-        source = load_model(run.path, unsafe=opts.unsafe_deserialization, **_loader_options(run))
+        source = load_model(run.path, unsafe=opts.unsafe_deserialization, **loader_options(run.path, opts))
     if opts.unsafe_deserialization:
         run.warnings.append(
             "loaded with --unsafe-deserialization: code inside the model file was allowed to run; only do this "
@@ -46,12 +46,13 @@ def load(run: Run, source: SourceModel | None) -> None:
     run.stream = make_stream(source, opts.state, opts.state_init)
 
 
-def _loader_options(run: Run) -> dict:
-    """Loader options: ONNX takes shapes and frozen inputs (Keras/SavedModel get them after loading);
-    SavedModel and .tflite take the signature."""
+def loader_options(path, opts) -> dict:
+    """``load_model`` options for ``path`` from ConvertOptions ``opts``: ONNX takes shapes and frozen inputs
+    (Keras/SavedModel get them in :func:`load`, after loading); SavedModel and .tflite take the signature.
+    Whoever loads a source to pass it as ``source=`` (sweep, build) loads it with these."""
     from edgekit.models import detect_format
 
-    opts, fmt = run.options, detect_format(run.path)
+    fmt = detect_format(path)
     out: dict = {}
     if fmt == "onnx":
         if opts.input_shape:
@@ -61,7 +62,7 @@ def _loader_options(run: Run) -> dict:
     if opts.signature is not None:
         if fmt not in ("savedmodel", "tflite"):
             raise ConfigError(f"--signature {opts.signature!r}: only SavedModel and .tflite sources have signatures; "
-                              f"{run.path} is {fmt}")
+                              f"{path} is {fmt}")
         out["signature"] = opts.signature
     return out
 
