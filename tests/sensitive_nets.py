@@ -10,23 +10,15 @@ so full int8 loses fidelity the way real transformer encoders do, while fp32/fp1
 
 from __future__ import annotations
 
-import gzip
 import io
 from pathlib import Path
 
 import numpy as np
+from conftest import _idx  # the one IDX reader of the tests
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 D_MODEL, HEADS, FF, BLOCKS = 96, 2, 192, 2
 OUTLIER_CHANNELS, OUTLIER_GAIN = 2, 40.0
-
-
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def fashion_sequences(n_train: int = 6000, n_test: int = 600, seed: int = 0):

@@ -56,11 +56,15 @@ def test_auto_meets_the_budget_for_onnx_at_a_fraction_of_the_fp32_bytes(enc_file
 
 def test_auto_meets_the_cosine_budget_for_a_tflite_target(enc_files, tmp_path):
     model, calib, ev = enc_files
-    res = kw.convert(model, target="rpi", output_dir=tmp_path, calibration=calib, eval_data=ev,
+    fp32 = kw.convert(model, target="rpi", precision="fp32", output_dir=tmp_path / "fp32", eval_data=ev)
+    res = kw.convert(model, target="rpi", output_dir=tmp_path / "auto", calibration=calib, eval_data=ev,
                      mixed_precision="auto", budget={"min_cosine": 0.99, "max_accuracy_drop": None})
     a = res.manifest.artifacts[0]
-    assert a.mixed_precision.met and a.gate.passed and a.validation.cosine >= 0.99
-    assert a.mixed_precision.mode == "float" and a.float_ops  # the kept layers compute in float
+    mp = a.mixed_precision
+    assert res.passed and mp.met and a.gate.passed and a.validation.cosine >= 0.99
+    assert mp.variant == "mixed" and mp.mode == "int16" and 0 < len(mp.kept)  # rpi allows int16x8
+    assert not mp.curve[0].passed and mp.curve[0].layers_kept == 0  # full int8 was built first and failed
+    assert a.precision == "int8-mixed" and a.bytes <= 0.6 * fp32.manifest.artifacts[0].bytes
 
 
 def test_the_example_cnn_stays_fully_int8_under_auto(example, tmp_path):

@@ -66,7 +66,8 @@ def _warn(run: Run, record: ArtifactRecord, art) -> None:
         run.warnings.append(f"{name}: {record.bytes / 2**20:.1f} MiB exceeds target {run.profile.name!r}'s "
                             f"memory budget of {budget_mb} MiB")
     run.warnings.extend(f"{name}: {n}" for n in art.notes)
-    if record.placement is not None and record.placement.accelerated_fraction < 1:
+    accelerator = run.profile.delegate in ("gpu", "edgetpu")  # on XNNPACK a CPU op is no detour
+    if accelerator and record.placement is not None and record.placement.accelerated_fraction < 1:
         run.warnings.append(f"{name}: {record.placement.summary_line}")
 
 

@@ -45,8 +45,11 @@ def measure(runtime: str, data: bytes, x: np.ndarray, reference: list[np.ndarray
 
 
 class TfliteHook:
-    """TFLite: calibrate once (TF's QuantizationDebugger), then re-quantize the calibrated model with the kept
-    layers in ``denylisted_nodes`` (they stay float). Artifacts have float IO."""
+    """TFLite. Nothing kept: TF's converter, calibrated once (its QuantizationDebugger, which also gives the
+    layer report), full int8 as the engine emits it. Kept at "int16": ai-edge-quantizer on the float model,
+    every op int8 but the kept ones, at 16-bit activations with int8 weights (float where AEQ has no 16x8
+    config for the op); calibrated once too. Kept at "float": the calibrated model re-quantized with the kept
+    layers and their readers in ``denylisted_nodes`` (float ops, float weights). Artifacts have float IO."""
 
     format = "tflite"
 
@@ -58,6 +61,7 @@ class TfliteHook:
         self.calibration = np.asarray(calibration, np.float32)
         self.debugger = calibrated_debugger(model, calibration)
         self._readers: dict[str, tuple[str, ...]] = {}
+        self._aeq: tuple[bytes, dict] | None = None  # (prepared float flatbuffer, AEQ ranges), on first use
 
     def layer_report(self, x: np.ndarray | None = None):
         from edgekit.fidelity.layers_tflite import layer_report
@@ -79,9 +83,26 @@ class TfliteHook:
                 detail = " ".join(f"{exc} {cap.text}".split())[:600]
         raise ConversionError(f"{self.model.path}: the TFLite quantizer failed with {len(keep)} layer(s) kept float: {detail}")
 
+    def quantize_int16(self, keep: frozenset[str]) -> bytes:
+        """Full int8 (ai-edge-quantizer) with the ops whose outputs are named in ``keep`` at 16-bit activations."""
+        from edgekit.quantize import aeq
+
+        if self._aeq is None:
+            from edgekit.models.tflite import prepare, read_object
+            from edgekit.quantize import tflite as qt
+
+            origin = str(self.model.path)
+            data, key, _ = prepare(qt.convert(self.model, Precision.FP32), None, origin)
+            names = [_text(m.name) for m in read_object(data, origin).signatureDefs[0].inputs]
+            qsvs = aeq.calibrate_mixed(data, signature=key, input_names=names, calibration=self.calibration, origin=origin)
+            self._aeq = (data, qsvs)
+        return aeq.quantize_mixed(self._aeq[0], keep, self._aeq[1], origin=str(self.model.path))
+
     def __call__(self, keep: frozenset[str], mode: Mode) -> Candidate:
+        if keep and mode == "int16":
+            return measure("litert", self.quantize_int16(keep), self.x, self.reference, self.y)
         if keep and mode != "float":
-            raise ConfigError(f"TFLite mixed precision keeps layers in float only, not {mode}")
+            raise ConfigError(f"TFLite mixed precision keeps layers at int16 or float, not {mode}")
         nodes = set(keep) | {c for k in keep for c in self._readers.get(k, ())}  # the activation stays float
         return measure("litert", self.quantize(frozenset(nodes)), self.x, self.reference, self.y)
 
@@ -111,6 +132,10 @@ class TfliteHook:
             except Exception as exc:  # ConverterError
                 raise ConversionError(f"{self.model.path}: 16x8 conversion failed: {' '.join(f'{exc} {cap.text}'.split())[:600]}") from None
         return measure("litert", data, self.x, self.reference, self.y)
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 class OnnxHook:

@@ -29,9 +29,10 @@ class Candidate(BaseModel):
 
 
 def choose_mode(profile: TargetProfile, fmt: str) -> Mode | None:
-    """What the target lets the search keep: 16-bit activations where the profile allows int16x8 and the
-    format's hook supports it (ONNX), float where the target allows float ops, else nothing (None)."""
-    if fmt == "onnx" and Precision.INT16X8 in profile.allowed_precisions:
+    """What the target lets the search keep: 16-bit activations where the profile allows int16x8 (ONNX: ORT
+    QDQ overrides; TFLite: ai-edge-quantizer recipes), else float where the target allows float ops, else
+    nothing (None)."""
+    if fmt in ("onnx", "tflite") and Precision.INT16X8 in profile.allowed_precisions:
         return "int16"
     if profile.full_integer_required:
         return None
