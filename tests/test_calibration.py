@@ -117,3 +117,21 @@ def test_split_is_seeded_disjoint_and_capped():
     assert split(ds, 50, seed=8, holdout=True)[0].sha256 != calib.sha256
     assert split(ds, 500, seed=7, holdout=False)[1] is None
     assert len(split(ds, 500, seed=7, holdout=False)[0]) == 100
+
+
+def test_npz_with_one_array_per_input_in_any_order(tmp_path):
+    specs = [TensorSpec("image", (None, 4, 4, 1)), TensorSpec("aux", (None, 3))]
+    rng = np.random.default_rng(0)
+    img, aux = rng.random((6, 4, 4, 1)), rng.random((6, 3))
+    ds = load_data(_npz(tmp_path / "d.npz", aux=aux, y=np.arange(6), image=img), specs)
+    assert list(ds.inputs) == ["image", "aux"] and ds.x.names == ["image", "aux"]
+    assert np.allclose(ds.x[0], img) and np.allclose(ds.x[1], aux) and len(ds) == 6
+    part = ds.take(np.array([4, 1]))
+    assert np.allclose(part.inputs["aux"], aux[[4, 1]]) and list(part.y) == [4, 1]
+    assert ds.sha256 != load_data(_npz(tmp_path / "e.npz", aux=aux + 1, image=img), specs).sha256
+    with pytest.raises(CalibrationError, match="no array for input 'aux'.*it has: image"):
+        load_data(_npz(tmp_path / "f.npz", image=img), specs, describe="the model's inputs: ...")
+    with pytest.raises(CalibrationError, match="different numbers of samples"):
+        load_data(_npz(tmp_path / "g.npz", image=img, aux=aux[:5]), specs)
+    with pytest.raises(CalibrationError, match="feeds one image input"):
+        load_data(tmp_path, specs)

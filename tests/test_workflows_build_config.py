@@ -165,3 +165,15 @@ def test_cache_key_covers_input_bytes_profile_and_options(workdir):
     prof.write_text(prof.read_text().replace("default_threads = 4", "default_threads = 2"))
     k4 = keys()
     assert set(k3) == {"cnn--board", "mlp--board"} and all(k3[c] != k4[c] for c in k3)
+
+
+def test_model_io_options_reach_the_cells(workdir):
+    cfg = base_config()
+    (workdir / "data" / "h0.npz").write_bytes(b"")  # resolved, not read, by the config
+    cfg["models"]["cnn"].update({"input_value": {"sr": 16000}, "state": ["new_state:state"],
+                                 "state_init": "data/h0.npz", "signature": "serving_default"})
+    cells = expand(*load_config(write(workdir, cfg)))
+    cnn = next(c for c in cells if c.id == "cnn--rpi")
+    o = cnn.options
+    assert o.input_value == {"sr": 16000.0} and o.state == (("new_state", "state"),) and o.signature == "serving_default"
+    assert o.state_init == str((workdir / "data" / "h0.npz").resolve())

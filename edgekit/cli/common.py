@@ -28,7 +28,11 @@ Std = Annotated[Optional[str], typer.Option(help="Image folders with --normalize
 ImageSize = Annotated[Optional[str], typer.Option(help="Image folders: H,W (default: the model's input size).", rich_help_panel=_DATA)]
 Seed = Annotated[int, typer.Option(help="Seed for sampling calibration and validation data.")]
 Unsafe = Annotated[bool, typer.Option("--unsafe-deserialization", help="Allow .keras files that contain code (Lambda layers). Only for models you trust.")]
-InputShape = Annotated[Optional[str], typer.Option(help="Models with dynamic dimensions: 1,3,32,32 or NAME:1,3,32,32.", rich_help_panel=_DATA)]
+InputShape = Annotated[Optional[list[str]], typer.Option(help="Models with dynamic dimensions: 1,3,32,32, or NAME:1,3,32,32 (repeat for each input).", rich_help_panel=_DATA)]
+InputValue = Annotated[Optional[list[str]], typer.Option(help="Freeze an input to a constant, folded into the graph: NAME=VALUE, e.g. sr=16000 (repeatable).", rich_help_panel=_DATA)]
+State = Annotated[Optional[list[str]], typer.Option(help="Stateful streaming model: OUT:IN feeds output OUT back into input IN on the next frame (repeatable). Data inputs are then sequences (N, T, *frame).", rich_help_panel=_DATA)]
+StateInit = Annotated[Optional[Path], typer.Option(help="With --state: .npz with the initial value of each state input, named after it (default: zeros).", rich_help_panel=_DATA)]
+Signature = Annotated[Optional[str], typer.Option(help="SavedModel or multi-signature .tflite source: the signature to convert.", rich_help_panel=_DATA)]
 CalibrationMethod = Annotated[Optional[str], typer.Option(help="ONNX int8: minmax | percentile | entropy (default: the profile's).", rich_help_panel=_ONNX)]
 Opset = Annotated[Optional[int], typer.Option(help="ONNX opset to emit (default: the profile's onnx.opset, or an ONNX model's own).", rich_help_panel=_ONNX)]
 PerChannel = Annotated[Optional[bool], typer.Option("--per-channel/--no-per-channel", help="ONNX: per-channel int8 weights (default: the profile's).", rich_help_panel=_ONNX)]
@@ -86,7 +90,8 @@ def _optimize(prune, include, exclude, qat, train_data, epochs, batch_size, loss
 
 def convert_options(*, precision=None, format=None, calibration=None, calibration_samples=200, eval_data=None,
                     normalize="0..1", mean=None, std=None, image_size=None, seed=0, unsafe_deserialization=False,
-                    input_shape=None, calibration_method=None, opset=None, per_channel=None,
+                    input_shape=None, input_value=None, state=None, state_init=None, signature=None,
+                    calibration_method=None, opset=None, per_channel=None,
                     symmetric_activations=None, reduce_range=None, prune=None, prune_include=None,
                     prune_exclude=None, qat=False, train_data=None, epochs=2, batch_size=32, loss=None,
                     learning_rate=None, min_cosine=None, max_accuracy_drop=1.0, min_top1_agreement=None,
@@ -99,7 +104,8 @@ def convert_options(*, precision=None, format=None, calibration=None, calibratio
         formats=[f.strip() for f in format.split(",") if f.strip()] if format else None,
         calibration=calibration, calibration_samples=calibration_samples, eval_data=eval_data,
         image=_image(normalize, mean, std, image_size), seed=seed, unsafe_deserialization=unsafe_deserialization,
-        input_shape=input_shape,
+        input_shape=input_shape, input_value=list(input_value or ()), state=list(state or ()),
+        state_init=state_init, signature=signature,
         onnx={"opset": opset, "calibration_method": calibration_method, "per_channel": per_channel,
               "activation_symmetric": symmetric_activations, "reduce_range": reduce_range},
         optimize=_optimize(prune, prune_include, prune_exclude, qat, train_data, epochs, batch_size, loss, learning_rate),

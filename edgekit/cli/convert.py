@@ -14,13 +14,14 @@ from edgekit.cli import common as o
 
 
 def convert(
-    model: Annotated[Path, typer.Argument(help="A .keras / .h5 file, a SavedModel folder or an .onnx file.")],
+    model: Annotated[Path, typer.Argument(help="A .keras / .h5 file, a SavedModel folder, an .onnx file or a float .tflite.")],
     target: Annotated[str, typer.Option("--target", "-t", help="Target profile name (see `edgekit targets`) or a profile .toml/.yaml path.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for artifacts and manifest.json.")] = Path("out"),
     precision: o.Precision = None, format: o.Formats = None, calibration: o.Calibration = None,
     calibration_samples: o.CalibrationSamples = 200, eval_data: o.EvalData = None, normalize: o.Normalize = "0..1",
     mean: o.Mean = None, std: o.Std = None, image_size: o.ImageSize = None, seed: o.Seed = 0,
-    unsafe_deserialization: o.Unsafe = False, input_shape: o.InputShape = None,
+    unsafe_deserialization: o.Unsafe = False, input_shape: o.InputShape = None, input_value: o.InputValue = None,
+    state: o.State = None, state_init: o.StateInit = None, signature: o.Signature = None,
     calibration_method: o.CalibrationMethod = None, opset: o.Opset = None, per_channel: o.PerChannel = None,
     symmetric_activations: o.SymmetricActivations = None, reduce_range: o.ReduceRange = None,
     prune: o.Prune = None, prune_include: o.PruneInclude = None, prune_exclude: o.PruneExclude = None,
@@ -39,7 +40,8 @@ def convert(
     opts = o.convert_options(
         precision=precision, format=format, calibration=calibration, calibration_samples=calibration_samples,
         eval_data=eval_data, normalize=normalize, mean=mean, std=std, image_size=image_size, seed=seed,
-        unsafe_deserialization=unsafe_deserialization, input_shape=input_shape,
+        unsafe_deserialization=unsafe_deserialization, input_shape=input_shape, input_value=input_value,
+        state=state, state_init=state_init, signature=signature,
         calibration_method=calibration_method, opset=opset, per_channel=per_channel,
         symmetric_activations=symmetric_activations, reduce_range=reduce_range, prune=prune,
         prune_include=prune_include, prune_exclude=prune_exclude, qat=qat, train_data=train_data, epochs=epochs,

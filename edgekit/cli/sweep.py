@@ -19,7 +19,8 @@ def sweep_cmd(
     variants: Annotated[Optional[str], typer.Option(help="Comma-separated variant names (default: all the target allows).")] = None,
     calibration: o.Calibration = None, calibration_samples: o.CalibrationSamples = 200, eval_data: o.EvalData = None,
     normalize: o.Normalize = "0..1", mean: o.Mean = None, std: o.Std = None, image_size: o.ImageSize = None,
-    input_shape: o.InputShape = None, unsafe_deserialization: o.Unsafe = False,
+    input_shape: o.InputShape = None, input_value: o.InputValue = None, state: o.State = None,
+    state_init: o.StateInit = None, signature: o.Signature = None, unsafe_deserialization: o.Unsafe = False,
     calibration_method: o.CalibrationMethod = None, opset: o.Opset = None,
     min_cosine: o.MinCosine = None, min_top1_agreement: o.MinTop1Agreement = None,
     max_accuracy_drop: Annotated[float, typer.Option(help="Recommend the fastest variant at most this many accuracy points below the source (also each variant's fidelity gate).")] = 1.0,
@@ -45,7 +46,8 @@ def sweep_cmd(
     opts = o.convert_options(
         calibration=calibration, calibration_samples=calibration_samples, eval_data=eval_data, normalize=normalize,
         mean=mean, std=std, image_size=image_size, seed=seed, unsafe_deserialization=unsafe_deserialization,
-        input_shape=input_shape, calibration_method=calibration_method, opset=opset, min_cosine=min_cosine,
+        input_shape=input_shape, input_value=input_value, state=state, state_init=state_init, signature=signature,
+        calibration_method=calibration_method, opset=opset, min_cosine=min_cosine,
         max_accuracy_drop=max_accuracy_drop, min_top1_agreement=min_top1_agreement,
     )
     if threads is None:

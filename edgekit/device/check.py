@@ -50,6 +50,21 @@ def _failure(res: DeviceRunResult, found: list[QuirkFinding], min_cos: float, mi
     return None
 
 
+def _model_order(data: bytes, inputs: list) -> list[np.ndarray]:
+    """``[Feed]`` (a multi-input or streaming dataset's ``x``) as one array per input of the artifact, in its
+    order (matched by name); plain arrays as they are."""
+    from edgekit.models.feed import Feed, flat_inputs
+
+    if len(inputs) != 1 or not isinstance(inputs[0], Feed):
+        return list(inputs)
+    from edgekit.runtimes.harness import match_inputs
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    names, arrays = flat_inputs(inputs[0])
+    with LiteRTRunner(data) as r:
+        return [arrays[i] for i in match_inputs(r.inputs, names)]
+
+
 def validate(
     data: bytes,
     profile: TargetProfile,
@@ -70,6 +85,7 @@ def validate(
     The emulated environment is set up on first use (cached; see ``edgekit device-env setup``)."""
     if not profile.device_runtimes:
         return None, None
+    inputs = _model_order(data, inputs)
     if not inputs or any(len(x) == 0 for x in inputs):
         raise ConfigError("device validation needs at least one validation sample per model input")
     arch = profile.arch or ""

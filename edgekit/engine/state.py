@@ -37,6 +37,7 @@ class Run:
     progress: Progress
     output_dir: Path
     model: SourceModel | None = None
+    stream: Any = None  # edgekit.models.feed.Stream of a stateful streaming model (--state), else None
     formats: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     calibration: Dataset | None = None  # as loaded

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.engine.modelio import calibration_arrays, check_finite, data_specs, make_stream
 from edgekit.engine.precision import resolve_precision
 from edgekit.engine.state import Built, Run
 from edgekit.errors import CalibrationError, ConfigError
@@ -26,9 +27,7 @@ def load(run: Run, source: SourceModel | None) -> None:
     run.stage("loading model")
     run.formats = list(opts.formats or run.profile.formats)
     if source is None:
-        onnx_shape = {"input_shape": opts.input_shape} if opts.input_shape else {}
-        extra = {"signature": opts.signature} if opts.signature else {}
-        source = load_model(run.path, unsafe=opts.unsafe_deserialization, **_only_onnx(run, onnx_shape), **extra)
+        source = load_model(run.path, unsafe=opts.unsafe_deserialization, **loader_options(run.path, opts))
     if opts.unsafe_deserialization:
         run.warnings.append(
             "loaded with --unsafe-deserialization: code inside the model file was allowed to run; only do this "
@@ -39,26 +38,44 @@ def load(run: Run, source: SourceModel | None) -> None:
             f"{source.path}: {source.format.upper()} models cannot be converted to TFLite by edgekit (there is no "
             "TensorFlow graph to convert). Use --format onnx, or an onnxruntime target such as x86-ort or arm64-ort"
         )
-    if len(source.inputs) != 1:
-        raise ConfigError(
-            f"{source.path}: the model has {len(source.inputs)} inputs; edgekit convert supports single-input models"
-        )
     if opts.input_shape and source.format != "onnx":
-        source = _fix_shapes(source, opts.input_shape, "--input-shape")
+        source = _fix_shapes(source, ";".join(opts.input_shape), "--input-shape")
+    if opts.input_value and source.format != "onnx":
+        source = source.with_constants(dict(opts.input_value))
     run.model = source
+    run.stream = make_stream(source, opts.state, opts.state_init)
 
 
-def _only_onnx(run: Run, options: dict) -> dict:
-    """Loader options that only the ONNX loader takes (Keras/SavedModel shapes are fixed after loading)."""
+def loader_options(path, opts) -> dict:
+    """``load_model`` options for ``path`` from ConvertOptions ``opts``: ONNX takes shapes and frozen inputs
+    (Keras/SavedModel get them in :func:`load`, after loading); SavedModel and .tflite take the signature.
+    Whoever loads a source to pass it as ``source=`` (sweep, build) loads it with these."""
     from edgekit.models import detect_format
 
-    return options if options and detect_format(run.path) == "onnx" else {}
+    fmt = detect_format(path)
+    out: dict = {}
+    if fmt == "onnx":
+        if opts.input_shape:
+            out["input_shape"] = ";".join(opts.input_shape)
+        if opts.input_value:
+            out["input_value"] = dict(opts.input_value)
+    if opts.signature is not None:
+        if fmt not in ("savedmodel", "tflite"):
+            raise ConfigError(f"--signature {opts.signature!r}: only SavedModel and .tflite sources have signatures; "
+                              f"{path} is {fmt}")
+        out["signature"] = opts.signature
+    return out
 
 
 def _fix_shapes(model: SourceModel, spec: str | dict, origin: str) -> SourceModel:
     from edgekit.models.onnx import parse_input_shape
 
     shapes = parse_input_shape(spec)
+    names = {t.name for t in model.inputs}
+    unknown = [k for k in shapes if k is not None and k not in names]
+    if unknown or (None in shapes and len(model.inputs) > 1):
+        what = f"no input {', '.join(map(repr, unknown))}" if unknown else "several inputs: name one, NAME:DIMS"
+        raise ConfigError(f"{origin}: the model has {what}; {model.io_text()}")
     new = []
     for t in model.inputs:
         shape = shapes.get(t.name, shapes.get(None))
@@ -83,14 +100,16 @@ def data(run: Run) -> None:
     opts, model = run.options, run.model
     run.stage("loading data")
     real_calibration = opts.calibration is not None and opts.calibration != RANDOM
+    specs, kw = data_specs(model, run.stream), {"stream": run.stream, "describe": model.io_text()}
     if real_calibration:
-        run.calibration = load_data(opts.calibration, model.input, opts.image)
+        run.calibration = load_data(opts.calibration, specs, opts.image, **kw)
     if opts.eval_data is not None:
-        run.eval = load_data(opts.eval_data, model.input, opts.image)
+        run.eval = load_data(opts.eval_data, specs, opts.image, **kw)
     if model.dynamic_inputs:
         _shapes_from_data(run)
     if opts.calibration == RANDOM:
-        run.calibration = random_data(run.model.input, opts.calibration_samples, opts.seed)
+        run.calibration = random_data(data_specs(run.model, run.stream), opts.calibration_samples, opts.seed,
+                                      stream=run.stream)
         run.warnings.append(
             "CALIBRATED ON RANDOM NOISE (--calibration random): quantization ranges do not reflect real "
             "inputs; accuracy of this artifact is unknown. Use real data for anything you ship"
@@ -101,24 +120,32 @@ def _shapes_from_data(run: Run) -> None:
     model = run.model
     ds = run.calibration or run.eval
     t = model.dynamic_inputs[0]
-    if ds is None:
+    if ds is None or any(d.name not in ds.inputs for d in model.dynamic_inputs):
         raise ConfigError(
             f"{model.path}: input {t.name!r} has dynamic dimensions {_dims(t.shape)}, and no data says which size "
-            f"to build for: pass --input-shape {','.join(str(d or 1) if i == 0 else str(d or 'N') for i, d in enumerate(t.shape))} "
+            f"to build for: pass --input-shape {t.name}:{','.join(str(d or 1) if i == 0 else str(d or 'N') for i, d in enumerate(t.shape))} "
             "(replacing N with the size your device feeds), or real --calibration data"
         )
+    lead = 2 if run.stream is not None else 1
+    sizes = {n: a.shape[lead:] for n, a in ds.inputs.items()}
     for other in (run.calibration, run.eval):
-        if other is not None and other.x.shape[1:] != ds.x.shape[1:]:
+        got = None if other is None else {n: a.shape[lead:] for n, a in other.inputs.items()}
+        if got is not None and got != sizes:
             raise CalibrationError(
-                f"{other.source}: samples of shape {other.x.shape[1:]} but {ds.source} has {ds.x.shape[1:]}; "
+                f"{other.source}: samples of shape {_one(got)} but {ds.source} has {_one(sizes)}; "
                 "calibration and evaluation data must have one input size"
             )
-    shape = (1, *ds.x.shape[1:])
-    run.model = _fix_shapes(model, ",".join(map(str, shape)), f"the data's sample shape (from {ds.source})")
-    run.warnings.append(
-        f"input {t.name!r} has dynamic dimensions {_dims(t.shape)}: built for {_dims(shape)}, the size of the "
-        f"samples in {ds.source} (pass --input-shape to choose another)"
-    )
+    spec = ";".join(f"{d.name}:{','.join(map(str, (1, *sizes[d.name])))}" for d in model.dynamic_inputs)
+    run.model = _fix_shapes(model, spec, f"the data's sample shape (from {ds.source})")
+    for d in model.dynamic_inputs:
+        run.warnings.append(
+            f"input {d.name!r} has dynamic dimensions {_dims(d.shape)}: built for {_dims((1, *sizes[d.name]))}, the "
+            f"size of the samples in {ds.source} (pass --input-shape to choose another)"
+        )
+
+
+def _one(sizes: dict):
+    return next(iter(sizes.values())) if len(sizes) == 1 else sizes
 
 
 def precision(run: Run) -> None:
@@ -150,7 +177,8 @@ def _split(run: Run) -> None:
     elif held is not None:
         run.validation, run.validation_kind = held, "calibration hold-out (disjoint from the calibration samples)"
     else:
-        run.validation = random_data(run.model.input, VALIDATION_RANDOM_SAMPLES, opts.seed + 1)
+        run.validation = random_data(data_specs(run.model, run.stream), VALIDATION_RANDOM_SAMPLES, opts.seed + 1,
+                                     stream=run.stream)
         run.validation_kind = "random (no --eval-data or real calibration data: fidelity on noise only, no accuracy)"
         run.warnings.append("validated on seeded random inputs only; pass --eval-data FILE.npz for meaningful numbers")
 
@@ -197,7 +225,9 @@ def source_outputs(run: Run) -> None:
 def emit(run: Run) -> None:
     """Emit and validate every format (improving a quantized one that misses its budget, with
     --mixed-precision auto); nothing is written yet."""
-    calib = None if run.calibration_used is None else run.calibration_used.x
+    calib = None if run.calibration_used is None else calibration_arrays(run.model, run.calibration_used.x)
+    if calib is not None:
+        check_finite(calib, str(run.model.path))
     for fmt in run.formats:
         run.stage(f"converting to {fmt} ({run.precision.value})")
         art = EMITTERS.get(fmt)(run.model, run.profile, run.precision, calib, seed=run.options.seed,

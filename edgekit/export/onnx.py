@@ -174,6 +174,8 @@ def emit(
     notes = [] if sim["applied"] else [f"onnxsim could not simplify the graph, kept it unsimplified: {sim['reason']}"]
     from edgekit.quantize.onnx_check import quantize_checked
 
+    if calibration is not None:
+        calibration = q.by_input_name(proto, calibration, str(model.path))  # tf2onnx may decorate input names
     out, check = quantize_checked(proto, precision, opts, calibration, origin=str(model.path))
     extra: dict = {"opset": used, "exporter": exporter, "onnxsim": sim}
     if precision not in (Precision.FP32, Precision.FP16):
@@ -183,7 +185,7 @@ def emit(
     if model.notes:
         extra["source_preparation"] = list(model.notes)  # e.g. Constant nodes moved, --input-shape applied
     if precision not in (Precision.FP32, Precision.FP16):
-        extra["quantization"] = quantization_info(opts, precision, None if calibration is None else len(calibration))
+        extra["quantization"] = quantization_info(opts, precision, None if calibration is None else q.count(calibration))
     if precision.full_integer:
         fops = q.float_ops(out)
         extra["float_ops"] = fops

@@ -93,6 +93,7 @@ class OutputFidelity(_Model):
     mean_abs_error: float
     cosine_mean: float
     cosine_min: float
+    top1_agreement: float | None = None  # outputs that are class distributions (decision at 0.5 for a sigmoid)
 
 
 class Accuracy(_Model):

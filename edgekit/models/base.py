@@ -92,6 +92,32 @@ class SourceModel:
     def input(self) -> TensorSpec:
         return self.inputs[0]
 
+    def io_text(self) -> str:
+        """The model's inputs and outputs with their shapes, for messages about names and data."""
+        def dims(t: TensorSpec) -> str:
+            return "(" + ",".join("?" if d is None else str(d) for d in t.shape) + ")"
+
+        ins = ", ".join(f"{t.name} {dims(t)} {t.dtype}" for t in self.inputs)
+        outs = ", ".join(f"{t.name} {dims(t)}" for t in self.outputs)
+        aliases = list(getattr(self.keras_model, "output_names", None) or [])
+        also = f" (Keras names: {', '.join(aliases)})" if aliases and len(aliases) == len(self.outputs) else ""
+        return f"the model's inputs: {ins}; outputs: {outs}{also}"
+
+    def output_index(self, name: str) -> int | None:
+        """The output called ``name`` (edgekit's ``output_N``, or a Keras model's own output name)."""
+        names = [t.name for t in self.outputs]
+        if name in names:
+            return names.index(name)
+        aliases = list(getattr(self.keras_model, "output_names", None) or [])
+        return aliases.index(name) if name in aliases and len(aliases) == len(names) else None
+
+    def with_constants(self, values: dict[str, float]) -> SourceModel:
+        """This model with the inputs in ``values`` frozen to constants (Keras/SavedModel: traced with the
+        constant, so the converters fold it). ONNX sources freeze at load time instead."""
+        from edgekit.models.constants import freeze_tf
+
+        return freeze_tf(self, values)
+
     @property
     def is_classifier(self) -> bool:
         """One output of shape (batch, classes) with more than one class."""

@@ -263,7 +263,7 @@ def sniff(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".onnx"
 
 
-def load(path: Path, *, sha256: str, fmt: str = "onnx", input_shape=None, **_) -> SourceModel:
+def load(path: Path, *, sha256: str, fmt: str = "onnx", input_shape=None, input_value=None, **_) -> SourceModel:
     import onnx
 
     from edgekit.runtimes.onnxruntime import session
@@ -281,8 +281,14 @@ def load(path: Path, *, sha256: str, fmt: str = "onnx", input_shape=None, **_) -
         ) from None
     if n := constants_to_initializers(model):
         notes.append(f"moved {n} Constant node(s) into initializers (their weights get quantized as weights)")
+    if input_value:
+        from edgekit.models.constants import fold, freeze_onnx
+
+        notes += freeze_onnx(model, dict(input_value), origin)
     notes += fix_input_shapes(model, parse_input_shape(input_shape), origin)
     infer_shapes(model, origin)
+    if input_value:
+        model = fold(model, origin)
     sess = session(model.SerializeToString(), origin=origin)
     inputs = [_spec(i) for i in graph_inputs(model)]
     outputs = [_spec(o) for o in model.graph.output]

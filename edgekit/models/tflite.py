@@ -99,9 +99,33 @@ def prepare(data: bytes, signature: str | None, origin: str) -> tuple[bytes, str
     if len(sigs) > 1:
         obj.signatureDefs = [sigs[keys.index(key)]]
         notes.append(f"signature {key!r} of {', '.join(keys)}: the others are dropped")
+        _first_subgraph(obj, key, origin)
     if not notes:
         return data, key, notes  # unchanged, byte for byte
     return bytes(flatbuffer_utils.convert_object_to_bytearray(obj)), key, notes
+
+
+_SUBGRAPH_OPS = ("IF", "WHILE", "CALL_ONCE", "STABLEHLO_")  # ops that refer to subgraphs by index
+
+
+def _first_subgraph(obj, key: str, origin: str) -> None:
+    """Make the kept signature's subgraph subgraph 0 (the one interpreters run without a signature runner,
+    and the one edgekit's runners and the device harness read), swapping it with the first."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    sd = obj.signatureDefs[0]
+    k = int(sd.subgraphIndex)
+    if k == 0:
+        return
+    names = {v: n for n, v in vars(schema.BuiltinOperator).items() if not n.startswith("_")}
+    used = {names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "") for c in obj.operatorCodes or []}
+    if any(u.startswith(_SUBGRAPH_OPS) for u in used):
+        raise ModelLoadError(
+            f"{origin}: signature {key!r} runs subgraph {k}, and the model has control-flow ops that refer to "
+            "subgraphs by index, so edgekit cannot make it the first subgraph; export that signature on its own"
+        )
+    obj.subgraphs[0], obj.subgraphs[k] = obj.subgraphs[k], obj.subgraphs[0]
+    sd.subgraphIndex = 0
 
 
 def _fold_fp16_weights(obj) -> int:

@@ -61,7 +61,12 @@ class ConvertOptions(BaseModel):
     seed: int = 0
     unsafe_deserialization: bool = False
     signature: str | None = None  # .tflite sources / SavedModels with several signatures: which one
-    input_shape: str | None = None  # ONNX models with dynamic dimensions: "1,3,32,32" or "NAME:1,3,32,32"
+    # models with dynamic dimensions: ("1,3,32,32",) or one "NAME:1,3,32,32" per input (a single string is
+    # accepted, ";"-separated items split)
+    input_shape: tuple[str, ...] | None = None
+    input_value: dict[str, float] = {}  # inputs frozen to constants (then folded): {"sr": 16000}
+    state: tuple[tuple[str, str], ...] = ()  # streaming: (output, input) pairs, output fed back next step
+    state_init: str | None = None  # .npz with the initial value of each state input (default: zeros)
     onnx: OnnxEmitOptions = OnnxEmitOptions()
     optimize: OptimizeOptions | None = None
     budget: FidelityBudget = FidelityBudget()
@@ -80,7 +85,30 @@ class ConvertOptions(BaseModel):
             EMITTERS.check(f)
         return tuple(dict.fromkeys(value))
 
-    @field_validator("calibration", "eval_data", mode="before")
+    @field_validator("input_shape", mode="before")
+    @classmethod
+    def _shapes(cls, value):
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(";")]
+        return None if value is None else tuple(p for p in value if str(p).strip()) or None
+
+    @field_validator("input_value", mode="before")
+    @classmethod
+    def _values(cls, value):
+        if isinstance(value, (list, tuple, str)):
+            from edgekit.options.io import parse_values
+
+            return parse_values([value] if isinstance(value, str) else value)
+        return value or {}
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _pairs(cls, value):
+        from edgekit.options.io import parse_state
+
+        return parse_state(value)
+
+    @field_validator("calibration", "eval_data", "state_init", mode="before")
     @classmethod
     def _path_text(cls, value):
         return None if value is None else str(value)

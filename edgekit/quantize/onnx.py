@@ -58,26 +58,68 @@ def options(profile: TargetProfile, **overrides) -> OnnxOptions:
 
 class ArrayReader:
     """onnxruntime CalibrationDataReader over float32 samples in their given order, ``batch`` at a time (the
-    model's static batch; a short last batch is padded by repeating its last sample)."""
+    model's static batch; a short last batch is padded by repeating its last sample). Each item is a dict
+    ``{input name: array}``: ``arrays`` maps every input name to ``(samples, dtype)``; the one-input form
+    ``ArrayReader(name, samples, dtype, batch)`` is kept."""
 
-    def __init__(self, input_name: str, samples: np.ndarray, dtype: str = "float32", batch: int = 1):
-        self._name, self._samples, self._dtype, self._batch = input_name, samples, dtype, batch
-        self._at = 0
+    def __init__(self, arrays, samples=None, dtype: str = "float32", batch: int = 1):
+        if isinstance(arrays, str):
+            arrays = {arrays: (samples, dtype)}
+        self._arrays = {k: (np.asarray(v), d) for k, (v, d) in arrays.items()}
+        self._batch, self._at = batch, 0
+        self._n = len(next(iter(self._arrays.values()))[0])
 
     def get_next(self) -> dict | None:
-        n = len(self._samples)
-        if self._at >= n:
+        if self._at >= self._n:
             return None
-        idx = np.minimum(np.arange(self._at, self._at + self._batch), n - 1)
+        idx = np.minimum(np.arange(self._at, self._at + self._batch), self._n - 1)
         self._at += self._batch
-        return {self._name: np.asarray(self._samples[idx], dtype=self._dtype)}
+        return {k: np.asarray(v[idx], dtype=d) for k, (v, d) in self._arrays.items()}
 
     def rewind(self) -> None:
         self._at = 0
 
     @property
     def batches(self) -> int:
-        return -(-len(self._samples) // self._batch)
+        return -(-self._n // self._batch)
+
+
+def by_input_name(model, calibration, origin: str = "model"):
+    """``calibration`` keyed by ``model``'s graph input names (a dict's keys matched exactly or without
+    converter decorations such as ``:0``); a plain array (one input) is returned as it is."""
+    from edgekit.runtimes.harness import name_key
+
+    if not isinstance(calibration, dict):
+        return calibration
+    by_key = {name_key(k): v for k, v in calibration.items()}
+    out = {}
+    for vi in graph_inputs(model):
+        data = calibration.get(vi.name, by_key.get(name_key(vi.name)))
+        if data is None:
+            raise CalibrationError(f"{origin}: no calibration array for input {vi.name!r}; it has {', '.join(calibration)}")
+        out[vi.name] = data
+    return out
+
+
+def reader_for(model, calibration, origin: str = "model") -> ArrayReader:
+    """A reader feeding every graph input of ``model``: ``calibration`` is one input's array, or
+    ``{input name: array}`` (names matched exactly or without converter decorations such as ``:0``)."""
+    import onnx
+
+    ins = graph_inputs(model)
+    if not isinstance(calibration, dict):
+        if len(ins) != 1:
+            raise CalibrationError(f"{origin}: calibration needs one array per input ({', '.join(i.name for i in ins)})")
+        calibration = {ins[0].name: calibration}
+    calibration = by_input_name(model, calibration, origin)
+    arrays = {}
+    for vi in ins:
+        data = calibration[vi.name]
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).name
+        arrays[vi.name] = (np.asarray(data, np.float32), dtype)
+    dims = ins[0].type.tensor_type.shape.dim
+    batch = dims[0].dim_value if dims and dims[0].dim_value > 0 else 1
+    return ArrayReader(arrays, batch=batch)
 
 
 @contextlib.contextmanager
@@ -242,6 +284,13 @@ def _static(src: Path, dst: Path, opts: OnnxOptions, precision: Precision, reade
     )
 
 
+def count(calibration) -> int:
+    """Samples in a calibration array or ``{name: array}``."""
+    if isinstance(calibration, dict):
+        return min((len(v) for v in calibration.values()), default=0)
+    return len(calibration)
+
+
 @dataclass(frozen=True)
 class Mix:
     """Mixed precision for static quantization: activations kept in 16 bits, nodes left in float."""
@@ -268,15 +317,9 @@ def quantize(model, precision: Precision, opts: OnnxOptions, calibration: np.nda
 
         with _quiet():
             return convert_float_to_float16(model, keep_io_types=True)
-    if precision.needs_calibration and (calibration is None or len(calibration) == 0):
+    if precision.needs_calibration and (calibration is None or count(calibration) == 0):
         raise CalibrationError(f"--precision {precision.value} needs calibration data: pass --calibration")
-    inp = graph_inputs(model)[0]
-    dims = inp.type.tensor_type.shape.dim
-    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type)).name
-    reader = None
-    if precision.needs_calibration:
-        batch = dims[0].dim_value if dims and dims[0].dim_value > 0 else 1
-        reader = ArrayReader(inp.name, np.asarray(calibration, np.float32), dtype, batch)
+    reader = reader_for(model, calibration, origin) if precision.needs_calibration else None
     err = None
     with tempfile.TemporaryDirectory(prefix="edgekit-ort-") as tmp, _quiet() as cap:
         src, dst = Path(tmp) / "model.onnx", Path(tmp) / "quantized.onnx"

@@ -109,6 +109,7 @@ class Tensor:
         self.dtype = np.dtype(dtype)
         self.scale = float(scale)
         self.zero_point = int(zero_point)
+        self.key = name  # the signature's name for it (a .tflite's "serving_default_x:0" is "x")
 
     @property
     def quantized(self) -> bool:
@@ -153,6 +154,41 @@ def _output_order(it) -> list:
         outs = next(iter(sigs.values()))["outputs"]
         return [outs[n] for n in sorted(outs, key=_natural)]
     return [d["index"] for d in it.get_output_details()]
+
+
+def _signature_keys(it):
+    """{tensor index: signature name} of a one-signature model's inputs and outputs."""
+    try:
+        sigs = it._get_full_signature_list()
+    except AttributeError:  # old runtimes
+        return {}
+    if len(sigs) != 1:
+        return {}
+    sig = next(iter(sigs.values()))
+    return {i: n for part in ("inputs", "outputs") for n, i in sig[part].items()}
+
+
+def name_key(name: str) -> str:
+    """A tensor name without the decorations converters add: "serving_default_x:0" and "x:0" are "x"."""
+    head, colon, tail = name.rpartition(":")
+    if colon and tail.isdigit():
+        name = head
+    return name[len("serving_default_"):] if name.startswith("serving_default_") else name
+
+
+def match_inputs(tensors, names) -> list:
+    """For each of ``tensors``, the index in ``names`` of the data it takes: by name (exact, signature
+    name, or undecorated), else by position when the names say nothing."""
+    names = list(names)
+    found = []
+    for t in tensors:
+        hit = [k for k, n in enumerate(names) if n in (t.name, t.key) or name_key(n) in (name_key(t.name), name_key(t.key))]
+        found.append(hit[0] if len(hit) == 1 else None)
+    if None in found or len(set(found)) != len(found):
+        if len(tensors) != len(names):
+            raise HarnessError(f"the model's inputs {[t.key for t in tensors]} do not match the data's {names}", "data")
+        return list(range(len(tensors)))
+    return found
 
 
 def _tflite_interpreter_class(runtime):
@@ -204,6 +240,9 @@ class TFLiteBackend:
         by_index = {d["index"]: d for d in it.get_output_details()}
         self.inputs = [_tensor(d) for d in it.get_input_details()]
         self.outputs = [_tensor(by_index[i]) for i in self._out]
+        keys = _signature_keys(it)
+        for t, i in list(zip(self.inputs, self._in)) + list(zip(self.outputs, self._out)):
+            t.key = keys.get(i, t.name)
 
     def feed(self, arrays):
         for i, a in zip(self._in, arrays):
@@ -396,11 +435,14 @@ def file_inputs(tensors, path: str):
     arrays = _load_arrays(path)
     out = []
     for i, t in enumerate(tensors):
-        a = arrays.get(t.name, arrays.get("x") if len(tensors) == 1 else None)
+        a = next((arrays[k] for k in arrays if k in (t.name, t.key) or name_key(k) == name_key(t.key)), None)
+        if a is None and len(tensors) == 1:
+            a = arrays.get("x")
         if a is None and len(tensors) == 1:
             a = next(iter(arrays.values()))
         if a is None:
-            raise HarnessError(f"{path}: no array named {t.name!r} for input {i}; name the arrays after the inputs", "data")
+            raise HarnessError(f"{path}: no array named {t.key!r} for input {i}; name the arrays after the inputs "
+                               f"({', '.join(x.key for x in tensors)}); it has {', '.join(arrays)}", "data")
         if a.ndim == len(t.shape) - 1:
             a = a[None]
         a = a[: t.shape[0]]
@@ -472,10 +514,73 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def state_pairs(backend, pairs) -> list:
+    """``["new_state:state", ...]`` -> [(output index, input index)]: a streaming model's state, fed back."""
+    out = []
+    for item in pairs or ():
+        o, _, i = str(item).rpartition(":")
+        oi = [k for k, t in enumerate(backend.outputs) if o in (t.name, t.key) or name_key(o) == name_key(t.key)]
+        if not oi and o.rpartition("_")[2].isdigit() and o.rpartition("_")[0] in ("output", ""):
+            oi = [int(o.rpartition("_")[2])] if int(o.rpartition("_")[2]) < len(backend.outputs) else []
+        ii = [k for k, t in enumerate(backend.inputs) if i in (t.name, t.key) or name_key(i) == name_key(t.key)]
+        if len(oi) != 1 or len(ii) != 1:
+            raise HarnessError(
+                f"--state {item!r}: expected OUTPUT:INPUT naming one output (or output_N, the Nth) and one input; outputs: "
+                f"{', '.join(t.key for t in backend.outputs)}; inputs: {', '.join(t.key for t in backend.inputs)}")
+        a, b = backend.outputs[oi[0]], backend.inputs[ii[0]]
+        if a.shape != b.shape:
+            raise HarnessError(f"--state {item!r}: output shape {a.shape} differs from input shape {b.shape}")
+        out.append((oi[0], ii[0]))
+    return out
+
+
+def carry(backend, feed, pairs):
+    """Feed each state output back into its input (requantized when their scales differ); returns the feed."""
+    if not pairs:
+        return feed
+    outs = backend.fetch()
+    for oi, ii in pairs:
+        feed[ii] = backend.inputs[ii].to_input(backend.outputs[oi].to_float(np.asarray(outs[oi])))
+    backend.feed(feed)
+    return feed
+
+
+def _timed(be, feed, pairs, warmup: int, runs: int, progress):
+    """Warm-up and timed invokes (only ``invoke`` timed; a streaming model's state carried after each).
+    Returns (samples in ns, warm-up runs done, interrupted)."""
+    samples = array.array("q")  # ns; 8 bytes a run, grown as it goes (no up-front allocation)
+    warm_done, interrupted = 0, False
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # no collector pauses inside the timed loop
+    try:
+        for i in range(warmup):
+            be.invoke()
+            feed = carry(be, feed, pairs)
+            warm_done = i + 1
+            if progress:
+                progress("warmup", warm_done, warmup)
+        clock = time.perf_counter_ns
+        for i in range(runs):
+            t = clock()
+            be.invoke()
+            samples.append(clock() - t)
+            feed = carry(be, feed, pairs)
+            if progress:
+                progress("timing", i + 1, runs)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples, warm_done, interrupted
+
+
 def run(model, threads=1, runs=100, warmup=10, seed=0, inputs=None, eval_data=None, runtime=None,
-        accelerator="none", require_full=False, progress=None) -> dict:
+        accelerator="none", require_full=False, progress=None, state=None) -> dict:
     """Benchmark ``model``; returns the ``edgekit.bench/1`` dict. ``progress(stage, done, total)`` is called
-    outside the timed region. KeyboardInterrupt during warm-up/timing returns the partial result."""
+    outside the timed region. KeyboardInterrupt during warm-up/timing returns the partial result. ``state``
+    (``["OUT:IN", ...]``): a streaming model; each run is one frame, the state outputs fed back (untimed)
+    into the state inputs, so the latency is per frame with state carried."""
     model = str(model)
     if threads < 1 or runs < 1 or warmup < 0:
         raise HarnessError("--threads and --runs must be at least 1, --warmup at least 0")
@@ -486,33 +591,16 @@ def run(model, threads=1, runs=100, warmup=10, seed=0, inputs=None, eval_data=No
     be = open_backend(model, threads, runtime, accelerator, require_full)
     init_ms = (time.perf_counter() - t0) * 1e3
     feed = file_inputs(be.inputs, inputs) if inputs else random_inputs(be.inputs, seed)
+    pairs = state_pairs(be, state)
+    for _, ii in pairs:  # a stream starts from a zero state
+        feed[ii] = be.inputs[ii].to_input(np.zeros(be.inputs[ii].shape, np.float32))
     be.feed(feed)
     t0 = time.perf_counter()
     be.invoke()
     first_ms = (time.perf_counter() - t0) * 1e3
     outputs_ok = all(np.isfinite(np.asarray(o, dtype=np.float64)).all() for o in be.fetch())
-    samples = array.array("q")  # ns; 8 bytes a run, grown as it goes (no up-front allocation)
-    warm_done, interrupted = 0, False
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # no collector pauses inside the timed loop
-    try:
-        for i in range(warmup):
-            be.invoke()
-            warm_done = i + 1
-            if progress:
-                progress("warmup", warm_done, warmup)
-        clock = time.perf_counter_ns
-        for i in range(runs):
-            t = clock()
-            be.invoke()
-            samples.append(clock() - t)
-            if progress:
-                progress("timing", i + 1, runs)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    feed = carry(be, feed, pairs)
+    samples, warm_done, interrupted = _timed(be, feed, pairs, warmup, runs, progress)
     accuracy = None
     if eval_data and not interrupted:
         accuracy = evaluate(be, eval_data, progress)
@@ -527,6 +615,7 @@ def run(model, threads=1, runs=100, warmup=10, seed=0, inputs=None, eval_data=No
         "inputs": {
             "source": inputs if inputs else f"random(seed={seed})",
             "tensors": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name} for t in be.inputs],
+            "state": [f"{be.outputs[o].key}:{be.inputs[i].key}" for o, i in pairs] or None,
         },
         "outputs_finite": bool(outputs_ok),
         "init_ms": round(init_ms, 4),
@@ -582,6 +671,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--accelerator", choices=ACCELERATORS, default="none",
                    help="none: classic interpreter; cpu|gpu: LiteRT 2.x CompiledModel on that accelerator")
     p.add_argument("--require-full-acceleration", action="store_true", help="with --accelerator gpu: no CPU fallback")
+    p.add_argument("--state", action="append", metavar="OUT:IN",
+                   help="streaming model: feed output OUT back into input IN after each run (repeatable); "
+                        "latency is then per frame with the state carried")
     p.add_argument("--json", help="write the result JSON here ('-' for stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
@@ -605,7 +697,7 @@ def main(argv=None) -> int:
 
     try:
         r = run(a.model, a.threads, a.runs, a.warmup, a.seed, a.inputs, a.eval_data, a.runtime, a.accelerator,
-                a.require_full_acceleration, None if a.quiet else progress)
+                a.require_full_acceleration, None if a.quiet else progress, a.state)
     except HarnessError as exc:
         print(f"error ({exc.kind}): {exc}", file=sys.stderr)
         return 2

@@ -114,11 +114,15 @@ class ModelSpec(CellOptions):
     labels: str | tuple[str, ...] | None = None
     unsafe_deserialization: bool = False
     input_shape: str | None = Field(None, description="ONNX models with dynamic dimensions: 1,3,32,32 or NAME:1,3,32,32")
+    input_value: dict[str, float] | None = Field(None, description="inputs frozen to constants, e.g. {sr: 16000}")
+    state: tuple[str, ...] | None = Field(None, description="streaming state pairs OUT:IN, e.g. [new_state:state]")
+    state_init: str | None = Field(None, description=".npz with each state input's initial value")
+    signature: str | None = Field(None, description="SavedModel / .tflite signature to convert")
     targets: tuple[str, ...] | None = Field(None, min_length=1, description="build this model only for these")
     variants: tuple[str, ...] | None = Field(None, min_length=1, description="build only these variants")
     thresholds: Thresholds | None = None
 
-    @field_validator("path", "calibration", "eval_data")
+    @field_validator("path", "calibration", "eval_data", "state_init")
     @classmethod
     def _resolve_paths(cls, value, info: ValidationInfo):
         return _resolve(value, info)
@@ -236,6 +240,8 @@ def _options(cfg: BuildConfig, spec: ModelSpec, layers: dict[str, CellOptions], 
 
     fields = {"seed": cfg.seed, "calibration": spec.calibration, "eval_data": spec.eval_data,
               "unsafe_deserialization": spec.unsafe_deserialization, "input_shape": spec.input_shape}
+    fields.update({k: getattr(spec, k) for k in ("input_value", "state", "state_init", "signature")
+                   if getattr(spec, k) is not None})
     for layer in layers.values():
         fields = deep_merge(fields, layer.partial())
     try:
