@@ -20,6 +20,8 @@ REPORT_SAMPLES = 20  # validation samples the ranking runs on (the search valida
 
 def applicable(run: Run, art) -> str | None:
     """Why the artifact cannot be analysed layer by layer (None when it can)."""
+    if run.stream is not None or len(run.model.inputs) != 1:
+        return "per-layer analysis takes single-input, stateless models"
     if art.precision != Precision.INT8.value or run.calibration_used is None:
         return "only full-integer int8 artifacts calibrated on data are analysed layer by layer"
     if art.format == "tflite" and run.model.tf_function is None:

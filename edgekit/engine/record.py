@@ -33,7 +33,7 @@ def artifact_record(run: Run, art) -> tuple[ArtifactRecord, list[np.ndarray], di
     if mcu_run is not None:  # a microcontroller runs TFLite Micro: that is what is validated
         mcu, outputs = mcu_run
         runtime = RuntimeRecord(name="tflite-micro", version=mcu.tflm_version)
-    fid = validate(run.source_outputs, outputs, run.validation.y, runtime)
+    fid = validate(run.source_outputs, outputs, run.validation.y, runtime, names=[t.name for t in run.model.outputs])
     g = _gate(run, fid, targeting.extra_checks(device, mcu))
     name = f"{run.model.name}-{run.profile.name}-{art.precision}{art.suffix}"
     extras = {k: v for k, v in art.extra.items() if k in _ARTIFACT_EXTRAS}
@@ -75,7 +75,7 @@ def _cross(run: Run) -> CrossFormat | None:
     if len(run.built) < 2:
         return None
     a, b = run.built[:2]
-    f = fidelity(a.outputs, b.outputs)
+    f = fidelity(a.outputs, b.outputs, [t.name for t in run.model.outputs])
     return CrossFormat(between=[a.record.format, b.record.format], max_abs_error=f.max_abs_error, cosine=f.cosine,
                        outputs=f.outputs, top1_agreement=f.top1_agreement)
 

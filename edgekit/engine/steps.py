@@ -257,7 +257,8 @@ def _validated(run: Run, art) -> Built:
         return Built(record=record, data=art.data, outputs=outputs, artifact=art, files=files)
     run.stage("per-layer error")
     h = mixed.hook(run, art)
-    report = h.layer_report(run.validation.x[: mixed.REPORT_SAMPLES])
+    n = min(mixed.REPORT_SAMPLES, len(run.validation))
+    report = h.layer_report(run.validation.take(np.arange(n)).x)
     stem = record.path.rsplit(".", 1)[0]
     layers, reports = mixed.layer_files(report, stem) if opts.layer_report else (None, {})
     result = None

@@ -48,8 +48,9 @@ def mcu_run(run: Run, art) -> tuple[Mcu, list[np.ndarray]] | None:
 
     with open_runner("litert", art.data) as r:  # the artifact's IO tensors: TFLM takes and gives raw int8
         ins, outs = r.inputs, r.outputs
-    x = run.validation.x
-    raw = [np.stack([t.to_input(x[i : i + 1])[0] for i in range(len(x))]) for t in ins]
+    xs = list(run.validation.inputs.values())  # one array per input, in the model's order
+    raw = [np.stack([t.to_input(x[i : i + 1])[0] for i in range(len(x))]) for t, x in zip(ins, xs)]
+    x = xs[0]
     run.stage("running in TFLite Micro")
     mcu, got = check(art.data, run.profile, raw)
     return mcu, [t.to_float(o).reshape(len(x), *t.shape[1:]) for t, o in zip(outs, got)]

@@ -27,12 +27,14 @@ def _source_accuracy(model, options: ConvertOptions) -> dict:
     """The axis of the sweep: the source model's top-1 accuracy on labelled eval data, else top-1 agreement
     with the source model (which is 1.0 for the source itself)."""
     if options.eval_data is not None:
-        from edgekit.fidelity.metrics import accuracy, predict_source
-        from edgekit.quantize.calibration import load_data
+        from edgekit.engine.modelio import eval_dataset
+        from edgekit.fidelity.metrics import accuracy, classifier_outputs, predict_source
 
-        ds = load_data(options.eval_data, model.input, options.image)
+        ds = eval_dataset(model, options)
         if ds.y is not None:
-            acc = accuracy(predict_source(model, ds.x), ds.y)
+            out = predict_source(model, ds.x)
+            k = (classifier_outputs(out) or [0])[0]
+            acc = accuracy(out, ds.y, k)
             if acc is not None:
                 return {"metric": "accuracy", "accuracy": acc, "eval_data": ds.source, "samples": len(ds)}
     return {"metric": "top1_agreement", "accuracy": 1.0 if model.is_classifier else None}
@@ -79,7 +81,9 @@ def sweep(model_path: str | Path, *, target: str | Path | TargetProfile = "rpi",
     opts = options or ConvertOptions()
     profile = target if isinstance(target, TargetProfile) else load_target(target)
     chosen, skipped = plan(profile, catalog, variants, opts.calibration is not None)
-    model = load_model(model_path, unsafe=opts.unsafe_deserialization)
+    from edgekit.engine.steps import loader_options
+
+    model = load_model(model_path, unsafe=opts.unsafe_deserialization, **loader_options(Path(model_path), opts))
     source = {"path": str(model_path), "sha256": model.sha256, **_source_accuracy(model, opts)}
     p = _Plan(profile, opts, bench_options or BenchOptions(), Path(output_dir), device, ssh, source)
     rows: list[dict] = []
