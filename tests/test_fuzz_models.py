@@ -81,6 +81,12 @@ def bench_tflite(p: Path) -> None:
     bench_local(p, BenchOptions(runs=1, warmup=0))
 
 
+def tflite_both(p: Path) -> None:
+    """A .tflite as a conversion source (edgekit.models) and as an artifact to benchmark (the harness)."""
+    for fn in (load_source, bench_tflite):
+        ft.outcome(fn, p, watch=p.parent)
+
+
 def test_seeds_load(seeds, tmp_path):
     """The unmutated seeds load and run: the fuzz starts from real, working models."""
     for name, fn in (("m.onnx", load_source), ("m.keras", load_source), ("m.tflite", bench_tflite)):
@@ -93,7 +99,7 @@ def test_seeds_load(seeds, tmp_path):
 @given(data=st.data())
 def test_fuzz_model_bytes(seeds, tmp_path, kind, data):
     p = _write(tmp_path, f"m.{kind}", data.draw(ft.mutated(seeds[kind]), label="bytes"))
-    ft.outcome(bench_tflite if kind == "tflite" else load_source, p, watch=p.parent)
+    ft.outcome(tflite_both if kind == "tflite" else load_source, p, watch=p.parent)
 
 
 def test_undefined_onnx_element_type_is_a_model_load_error(tmp_path):
@@ -108,3 +114,35 @@ def test_undefined_onnx_element_type_is_a_model_load_error(tmp_path):
     p = _write(tmp_path, "m.onnx", m.SerializeToString())
     with pytest.raises(ModelLoadError):
         load_source(p)
+
+
+def _retyped_tflite(tflite_bytes: bytes, tensor_name: str, tflite_type: int) -> bytes:
+    """The .tflite with one stored tensor type overwritten in place (as a flipped byte would): the file parses,
+    and LiteRT fails to prepare the node that uses the tensor."""
+    import tflite
+
+    buf = bytearray(tflite_bytes)
+    sg = tflite.Model.GetRootAsModel(buf, 0).Subgraphs(0)
+    t = next(sg.Tensors(i) for i in range(sg.TensorsLength()) if sg.Tensors(i).Name().decode() == tensor_name)
+    field = t._tab.Offset(6)  # Tensor.type; stored only when not the default (FLOAT32)
+    assert field, f"{tensor_name}: type not stored"
+    buf[t._tab.Pos + field] = tflite_type
+    return bytes(buf)
+
+
+def test_tflite_that_fails_to_prepare_is_a_model_load_error(seeds, tmp_path):
+    """Found by benchmarks/fuzz_long.py: a .tflite whose graph fails to prepare ("STRIDED_SLICE failed to
+    prepare", type mismatch) raised RuntimeError; as a conversion source it still did on the first predict."""
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    bad = _retyped_tflite(seeds["tflite"], "functional_1/flatten_1/strided_slice", 9)  # INT32 -> INT8
+    p = _write(tmp_path, "m.tflite", bad)
+    for kw in ({}, {"default_delegates": False}):
+        with pytest.raises(ModelLoadError, match="STRIDED_SLICE"):
+            LiteRTRunner(bad, **kw)
+    with pytest.raises(ModelLoadError, match="STRIDED_SLICE"):
+        bench_tflite(p)
+    with pytest.raises(ModelLoadError, match=r"m\.tflite: LiteRT cannot run this model .*STRIDED_SLICE"):
+        load_source(p)
+    assert sorted(x.name for x in p.parent.iterdir()) == ["m.tflite"]

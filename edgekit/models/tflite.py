@@ -195,7 +195,10 @@ def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, 
         res: list[list[np.ndarray]] = [[] for _ in out_names]
         for i in range(n):  # static batch of 1: one sample at a time
             feed = {k: np.asarray(x[i : i + 1], dtype=s.dtype) for k, s, x in zip(in_names, inputs, xs)}
-            got = runner(**feed)
+            try:
+                got = runner(**feed)
+            except RuntimeError as exc:  # a corrupt graph fails to prepare on the first run, not at load
+                raise ModelLoadError(f"{path}: LiteRT cannot run this model ({' '.join(str(exc).split())[:300]})") from None
             for j, k in enumerate(out_names):
                 res[j].append(np.asarray(got[k], dtype=np.float32))
         return [np.concatenate(r) for r in res]
