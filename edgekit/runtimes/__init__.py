@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edgekit.registry import RUNTIMES
 
 
@@ -20,6 +22,32 @@ class Runner:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class HarnessRunner(Runner):
+    """A runner over one of the device harness's backends (``self._b``: feed/invoke/fetch, inputs, outputs,
+    version): the harness's tensor (de)quantization and batching serve validation and benchmarks alike."""
+
+    _b = None
+
+    @property
+    def version(self) -> str:
+        return self._b.version
+
+    def infer(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run a batch of float inputs (quantized/cast to each input's dtype); returns float outputs."""
+        from edgekit.runtimes import harness
+
+        return harness.predict(self._b, list(xs))
+
+    def infer_raw(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run with inputs already in the model's IO dtypes; returns copies of the raw outputs."""
+        self._b.feed(xs)
+        self._b.invoke()
+        return [np.array(o) for o in self._b.fetch()]
+
+    def close(self) -> None:
+        self._b = None
 
 
 def open_runner(runtime: str, model: bytes | str | Path, *, threads: int = 1):

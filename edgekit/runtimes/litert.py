@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ModelLoadError, RuntimeUnavailableError
-from edgekit.runtimes import Runner, harness
+from edgekit.runtimes import HarnessRunner, harness
 
 
-class LiteRTRunner(Runner):
+class LiteRTRunner(HarnessRunner):
     name = "litert"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1, default_delegates: bool = True):
@@ -33,20 +33,6 @@ class LiteRTRunner(Runner):
         self._it = self._b._it
         self.inputs, self.outputs = self._b.inputs, self._b.outputs
 
-    @property
-    def version(self) -> str:
-        return self._b.version
-
-    def infer(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run one batch (shaped like the model's input) of float inputs; returns float outputs."""
-        return harness.predict(self._b, list(xs))
-
-    def infer_raw(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run with inputs already in the model's IO dtype; returns the raw outputs."""
-        self._b.feed(xs)
-        self._b.invoke()
-        return [np.array(o) for o in self._b.fetch()]
-
     def tensor_details(self) -> list[dict]:
         return self._it.get_tensor_details()
 
@@ -58,4 +44,5 @@ class LiteRTRunner(Runner):
         return self._it._get_ops_details()
 
     def close(self) -> None:
-        self._it = self._b = None
+        self._it = None
+        super().close()
