@@ -116,14 +116,21 @@ def test_undefined_onnx_element_type_is_a_model_load_error(tmp_path):
         load_source(p)
 
 
-def _retyped_tflite(tflite_bytes: bytes, tensor_name: str, tflite_type: int) -> bytes:
-    """The .tflite with one stored tensor type overwritten in place (as a flipped byte would): the file parses,
-    and LiteRT fails to prepare the node that uses the tensor."""
+def _tflite_table(tflite_bytes: bytes):
     import tflite
 
     buf = bytearray(tflite_bytes)
-    sg = tflite.Model.GetRootAsModel(buf, 0).Subgraphs(0)
-    t = next(sg.Tensors(i) for i in range(sg.TensorsLength()) if sg.Tensors(i).Name().decode() == tensor_name)
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    sg = model.Subgraphs(0)
+    tensors = {sg.Tensors(i).Name().decode(): sg.Tensors(i) for i in range(sg.TensorsLength())}
+    return buf, model, tensors
+
+
+def _retyped_tflite(tflite_bytes: bytes, tensor_name: str, tflite_type: int) -> bytes:
+    """The .tflite with one stored tensor type overwritten in place (as a flipped byte would): the file parses,
+    and LiteRT fails to prepare the node that uses the tensor."""
+    buf, _, tensors = _tflite_table(tflite_bytes)
+    t = tensors[tensor_name]
     field = t._tab.Offset(6)  # Tensor.type; stored only when not the default (FLOAT32)
     assert field, f"{tensor_name}: type not stored"
     buf[t._tab.Pos + field] = tflite_type
@@ -146,3 +153,55 @@ def test_tflite_that_fails_to_prepare_is_a_model_load_error(seeds, tmp_path):
     with pytest.raises(ModelLoadError, match=r"m\.tflite: LiteRT cannot run this model .*STRIDED_SLICE"):
         load_source(p)
     assert sorted(x.name for x in p.parent.iterdir()) == ["m.tflite"]
+
+
+def test_tflite_tensor_name_that_is_not_utf8_is_a_model_load_error(seeds, tmp_path):
+    """Found by benchmarks/fuzz_long.py: LiteRT's tensor details raised UnicodeDecodeError for a flipped byte in
+    a tensor name, in the tflite source loader and in LiteRTRunner."""
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    buf, _, tensors = _tflite_table(seeds["tflite"])
+    t = tensors["StatefulPartitionedCall_1:0"]  # the model's output
+    name = t._tab.Indirect(t._tab.Pos + t._tab.Offset(10)) + 4  # Tensor.name: the string's first byte, after its length
+    buf[name] = 0xFF
+    bad = bytes(buf)
+    with pytest.raises(ModelLoadError, match="UnicodeDecodeError|utf-8"):
+        LiteRTRunner(bad)
+    with pytest.raises(ModelLoadError, match="utf-8"):
+        load_source(_write(tmp_path, "m.tflite", bad))
+
+
+def test_tflite_that_fails_to_run_is_a_model_load_error(seeds, tmp_path):
+    """Found by benchmarks/fuzz_long.py: a .tflite that loads and allocates but whose RESHAPE fails on the
+    first run (its shape is computed at run time) raised RuntimeError from LiteRTRunner.infer."""
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    buf, model, tensors = _tflite_table(seeds["tflite"])
+    b = model.Buffers(tensors["functional_1/flatten_1/Reshape/shape/1"].Buffer())  # the 72 of reshape(-1, 72)
+    start = b._tab.Vector(b._tab.Offset(4))
+    assert int(np.frombuffer(bytes(buf[start : start + 4]), "<i4")[0]) == 72
+    buf[start : start + 4] = np.int32(24).tobytes()
+    bad = bytes(buf)
+    x = [np.zeros((1, 8, 8, 1), np.float32)]
+    with LiteRTRunner(bad) as r, pytest.raises(ModelLoadError, match=r"artifact: ai_edge_litert cannot run this model .*RESHAPE"):
+        r.infer(x)
+    with pytest.raises(ModelLoadError, match="LiteRT cannot run this model .*RESHAPE"):
+        load_source(_write(tmp_path, "m.tflite", bad))
+
+
+def test_onnx_constant_whose_data_does_not_fit_its_shape_is_a_model_load_error(tmp_path):
+    """Found by benchmarks/fuzz_long.py: a Constant tensor with 18 values and dims of 8 passed onnx.checker
+    and raised ValueError (numpy reshape) when edgekit moved it into the initializers."""
+    import onnx
+
+    from edgekit.errors import ModelLoadError
+
+    m = onnx.load_from_string(onnx_seed())
+    dims = m.graph.node[0].attribute[0].t.dims
+    del dims[:]
+    dims.extend([2, 1, 2, 2])
+    p = _write(tmp_path, "m.onnx", m.SerializeToString())
+    with pytest.raises(ModelLoadError, match="Constant node 'w' holds a tensor whose data does not match"):
+        load_source(p)

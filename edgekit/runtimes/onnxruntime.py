@@ -44,6 +44,14 @@ def explain_load_error(exc: Exception, origin: str) -> str:
     return f"{origin}: onnxruntime {version} cannot load this model: {first[:600]}"
 
 
+def run_errors() -> tuple[type[Exception], ...]:
+    """What onnxruntime raises when a loaded model fails to run (its own classes, not RuntimeError)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(getattr(state, n) for n in ("Fail", "InvalidArgument", "RuntimeException", "NotImplemented", "EPFail")
+                 if hasattr(state, n))
+
+
 def session(model: bytes | str | Path, *, threads: int = 1, origin: str = "model"):
     """An ``onnxruntime.InferenceSession`` on the CPU (the harness's settings), with edgekit's load errors."""
     _ort()
@@ -79,6 +87,9 @@ class OrtRunner(HarnessRunner):
     name = "onnxruntime"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1):
-        origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
+        self.origin = origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
         self._b = harness.OrtBackend(origin, threads, session=session(model, threads=threads, origin=origin))
         self.inputs, self.outputs = self._b.inputs, self._b.outputs
+
+    def run_errors(self) -> tuple[type[Exception], ...]:
+        return run_errors()
