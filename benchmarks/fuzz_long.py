@@ -68,8 +68,7 @@ def targets(seeds: dict) -> dict:
                               st.tuples(*[ft.mutated(data_.IMAGES[s], 2) if bad else st.just(data_.IMAGES[s]) for s, bad, _ in files]),
                               st.booleans(), st.sampled_from([None, (8, 8), (1, 3)])))
 
-    def model(kind):
-        fn = models.bench_tflite if kind == "tflite" else models.load_source
+    def model(kind, fn=models.load_source):
         return lambda d, c: ft.outcome(fn, file(f".{kind}")(d, c), watch=d)
 
     return {
@@ -86,7 +85,8 @@ def targets(seeds: dict) -> dict:
         "image_folders": (image_case, images),
         "onnx_bytes": (ft.mutated(seeds["onnx"]), model("onnx")),
         "keras_bytes": (ft.mutated(seeds["keras"]), model("keras")),
-        "tflite_bytes": (ft.mutated(seeds["tflite"]), model("tflite")),
+        "tflite_bytes": (ft.mutated(seeds["tflite"]), model("tflite", models.bench_tflite)),
+        "tflite_source_bytes": (ft.mutated(seeds["tflite"]), model("tflite")),
     }
 
 

@@ -81,6 +81,12 @@ def bench_tflite(p: Path) -> None:
     bench_local(p, BenchOptions(runs=1, warmup=0))
 
 
+def tflite_both(p: Path) -> None:
+    """A .tflite as a conversion source (edgekit.models) and as an artifact to benchmark (the harness)."""
+    for fn in (load_source, bench_tflite):
+        ft.outcome(fn, p, watch=p.parent)
+
+
 def test_seeds_load(seeds, tmp_path):
     """The unmutated seeds load and run: the fuzz starts from real, working models."""
     for name, fn in (("m.onnx", load_source), ("m.keras", load_source), ("m.tflite", bench_tflite)):
@@ -93,7 +99,7 @@ def test_seeds_load(seeds, tmp_path):
 @given(data=st.data())
 def test_fuzz_model_bytes(seeds, tmp_path, kind, data):
     p = _write(tmp_path, f"m.{kind}", data.draw(ft.mutated(seeds[kind]), label="bytes"))
-    ft.outcome(bench_tflite if kind == "tflite" else load_source, p, watch=p.parent)
+    ft.outcome(tflite_both if kind == "tflite" else load_source, p, watch=p.parent)
 
 
 def test_undefined_onnx_element_type_is_a_model_load_error(tmp_path):
@@ -107,4 +113,95 @@ def test_undefined_onnx_element_type_is_a_model_load_error(tmp_path):
     m.graph.output[0].type.tensor_type.elem_type = 65
     p = _write(tmp_path, "m.onnx", m.SerializeToString())
     with pytest.raises(ModelLoadError):
+        load_source(p)
+
+
+def _tflite_table(tflite_bytes: bytes):
+    import tflite
+
+    buf = bytearray(tflite_bytes)
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    sg = model.Subgraphs(0)
+    tensors = {sg.Tensors(i).Name().decode(): sg.Tensors(i) for i in range(sg.TensorsLength())}
+    return buf, model, tensors
+
+
+def _retyped_tflite(tflite_bytes: bytes, tensor_name: str, tflite_type: int) -> bytes:
+    """The .tflite with one stored tensor type overwritten in place (as a flipped byte would): the file parses,
+    and LiteRT fails to prepare the node that uses the tensor."""
+    buf, _, tensors = _tflite_table(tflite_bytes)
+    t = tensors[tensor_name]
+    field = t._tab.Offset(6)  # Tensor.type; stored only when not the default (FLOAT32)
+    assert field, f"{tensor_name}: type not stored"
+    buf[t._tab.Pos + field] = tflite_type
+    return bytes(buf)
+
+
+def test_tflite_that_fails_to_prepare_is_a_model_load_error(seeds, tmp_path):
+    """Found by benchmarks/fuzz_long.py: a .tflite whose graph fails to prepare ("STRIDED_SLICE failed to
+    prepare", type mismatch) raised RuntimeError; as a conversion source it still did on the first predict."""
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    bad = _retyped_tflite(seeds["tflite"], "functional_1/flatten_1/strided_slice", 9)  # INT32 -> INT8
+    p = _write(tmp_path, "m.tflite", bad)
+    for kw in ({}, {"default_delegates": False}):
+        with pytest.raises(ModelLoadError, match="STRIDED_SLICE"):
+            LiteRTRunner(bad, **kw)
+    with pytest.raises(ModelLoadError, match="STRIDED_SLICE"):
+        bench_tflite(p)
+    with pytest.raises(ModelLoadError, match=r"m\.tflite: LiteRT cannot run this model .*STRIDED_SLICE"):
+        load_source(p)
+    assert sorted(x.name for x in p.parent.iterdir()) == ["m.tflite"]
+
+
+def test_tflite_tensor_name_that_is_not_utf8_is_a_model_load_error(seeds, tmp_path):
+    """Found by benchmarks/fuzz_long.py: LiteRT's tensor details raised UnicodeDecodeError for a flipped byte in
+    a tensor name, in the tflite source loader and in LiteRTRunner."""
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    buf, _, tensors = _tflite_table(seeds["tflite"])
+    t = tensors["StatefulPartitionedCall_1:0"]  # the model's output
+    name = t._tab.Indirect(t._tab.Pos + t._tab.Offset(10)) + 4  # Tensor.name: the string's first byte, after its length
+    buf[name] = 0xFF
+    bad = bytes(buf)
+    with pytest.raises(ModelLoadError, match="UnicodeDecodeError|utf-8"):
+        LiteRTRunner(bad)
+    with pytest.raises(ModelLoadError, match="utf-8"):
+        load_source(_write(tmp_path, "m.tflite", bad))
+
+
+def test_tflite_that_fails_to_run_is_a_model_load_error(seeds, tmp_path):
+    """Found by benchmarks/fuzz_long.py: a .tflite that loads and allocates but whose RESHAPE fails on the
+    first run (its shape is computed at run time) raised RuntimeError from LiteRTRunner.infer."""
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes.litert import LiteRTRunner
+
+    buf, model, tensors = _tflite_table(seeds["tflite"])
+    b = model.Buffers(tensors["functional_1/flatten_1/Reshape/shape/1"].Buffer())  # the 72 of reshape(-1, 72)
+    start = b._tab.Vector(b._tab.Offset(4))
+    assert int(np.frombuffer(bytes(buf[start : start + 4]), "<i4")[0]) == 72
+    buf[start : start + 4] = np.int32(24).tobytes()
+    bad = bytes(buf)
+    x = [np.zeros((1, 8, 8, 1), np.float32)]
+    with LiteRTRunner(bad) as r, pytest.raises(ModelLoadError, match=r"artifact: ai_edge_litert cannot run this model.*RESHAPE"):
+        r.infer(x)
+    with pytest.raises(ModelLoadError, match="LiteRT cannot run this model .*RESHAPE"):
+        load_source(_write(tmp_path, "m.tflite", bad))
+
+
+def test_onnx_constant_whose_data_does_not_fit_its_shape_is_a_model_load_error(tmp_path):
+    """Found by benchmarks/fuzz_long.py: a Constant tensor with 18 values and dims of 8 passed onnx.checker
+    and raised ValueError (numpy reshape) when edgekit moved it into the initializers."""
+    import onnx
+
+    from edgekit.errors import ModelLoadError
+
+    m = onnx.load_from_string(onnx_seed())
+    dims = m.graph.node[0].attribute[0].t.dims
+    del dims[:]
+    dims.extend([2, 1, 2, 2])
+    p = _write(tmp_path, "m.onnx", m.SerializeToString())
+    with pytest.raises(ModelLoadError, match="Constant node 'w' holds a tensor whose data does not match"):
         load_source(p)

@@ -10,8 +10,10 @@ from pathlib import Path
 from edgekit.bench.options import (  # noqa: F401  (the public names of edgekit.bench)
     ERRORS, HARNESS_FILE, SCHEMA, BenchOptions, harness_path, harness_source, write_harness,
 )
+from edgekit.bench.where import machine_label, where_line  # noqa: F401
 from edgekit.errors import EdgekitError, ModelLoadError
 from edgekit.progress import Progress
+
 
 def bench_local(model: str | Path, options: BenchOptions = BenchOptions(), progress: Progress | None = None) -> dict:
     """Measure ``model`` on this machine with the harness code itself (the same code a device runs)."""
@@ -48,15 +50,3 @@ def bench(model: str | Path, options: BenchOptions = BenchOptions(), *, device: 
     from edgekit.bench.remote import SshDevice, SshOptions, bench_remote
 
     return bench_remote(model, SshDevice.parse(device), ssh or SshOptions(), options, progress)
-
-
-def where_line(result: dict) -> str:
-    """One line saying where a result was measured, and that host latency is not a target's latency."""
-    w = result["where"]
-    what = f"{w.get('board') or w['cpu']}, {w['arch']}, {w['cores']} cores, host {w['hostname']!r}"
-    if w.get("via", "local") == "local":
-        return (
-            f"measured on THIS machine ({what}). Host latency is not the latency of a Raspberry Pi or any other "
-            "target: measure there with --device ssh://user@device or the harness (edgekit harness)"
-        )
-    return f"measured on the device {w['via']} ({what})"

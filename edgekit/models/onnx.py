@@ -99,7 +99,7 @@ def load_external_data(model, folder: Path, origin: str) -> int:
     return n
 
 
-def constants_to_initializers(model) -> int:
+def constants_to_initializers(model, origin: str = "model") -> int:
     """Move ``Constant`` nodes that hold a tensor into graph initializers (in place), so that quantizers see
     their weights as weights. Returns how many were moved."""
     from onnx import AttributeProto, helper, numpy_helper
@@ -114,7 +114,7 @@ def constants_to_initializers(model) -> int:
             continue
         (name, attr), = attrs.items()
         if name == "value" and attr.type == AttributeProto.TENSOR:
-            tensor = numpy_helper.from_array(numpy_helper.to_array(attr.t), node.output[0])
+            tensor = numpy_helper.from_array(_constant_array(attr.t, node, origin), node.output[0])
         elif name in ("value_float", "value_floats", "value_int", "value_ints"):
             value = helper.get_attribute_value(attr)
             tensor = numpy_helper.from_array(np.asarray(value, np.float32 if "float" in name else np.int64), node.output[0])
@@ -254,6 +254,19 @@ def read(path: Path):
     return model
 
 
+def _constant_array(t, node, origin: str) -> np.ndarray:
+    """A Constant's tensor as an array; its data must match its type and shape (onnx.checker does not check)."""
+    from onnx import numpy_helper
+
+    try:
+        return numpy_helper.to_array(t)
+    except (KeyError, ValueError, TypeError) as exc:  # unknown element type; data size that does not fit the dims
+        raise ModelLoadError(
+            f"{origin}: Constant node {node.output[0]!r} holds a tensor whose data does not match its type/shape "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); the file is corrupt, re-export it"
+        ) from None
+
+
 def opset_of(model) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
@@ -279,7 +292,7 @@ def load(path: Path, *, sha256: str, fmt: str = "onnx", input_shape=None, input_
         raise ModelLoadError(
             f"{origin}: onnx.checker rejects the model: {' '.join(str(exc).split())[:500]}. Fix or re-export it"
         ) from None
-    if n := constants_to_initializers(model):
+    if n := constants_to_initializers(model, origin):
         notes.append(f"moved {n} Constant node(s) into initializers (their weights get quantized as weights)")
     if input_value:
         from edgekit.models.constants import fold, freeze_onnx
@@ -303,10 +316,20 @@ def load(path: Path, *, sha256: str, fmt: str = "onnx", input_shape=None, input_
             real = min(step, n - s)
             idx = np.minimum(np.arange(s, s + step), n - 1)  # pad a short last chunk, drop the padding after
             feed = {name: np.asarray(x[idx], dtype=spec.dtype) for name, x, spec in zip(names, xs, inputs)}
-            outs.append([o[:real] for o in sess.run(None, feed)])
+            outs.append([o[:real] for o in _run(sess, feed, origin)])
         return [np.concatenate([o[k] for o in outs]).astype(np.float32) for k in range(len(outputs))]
 
     return SourceModel(
         path=path, format=fmt, sha256=sha256, inputs=inputs, outputs=outputs, predict=predict,
         onnx_model=model, notes=notes,
     )
+
+
+def _run(sess, feed: dict, origin: str) -> list:
+    """``sess.run``; a model that loaded but cannot run (a corrupt shape or attribute) is a ModelLoadError."""
+    from edgekit.runtimes.onnxruntime import run_errors
+
+    try:
+        return sess.run(None, feed)
+    except run_errors() as exc:
+        raise ModelLoadError(f"{origin}: onnxruntime cannot run this model ({' '.join(str(exc).split())[:300]})") from None

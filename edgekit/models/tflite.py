@@ -171,20 +171,48 @@ def _spec(name: str, d: dict) -> TensorSpec:
     return TensorSpec(name=name, shape=tuple(shape), dtype=np.dtype(d["dtype"]).name)
 
 
-def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, signature: str | None = None, **_) -> SourceModel:
+# What a corrupt flatbuffer raises from the object API and from LiteRT's tensor details: None where a table
+# should be, indices past the end, names that are not UTF-8 (UnicodeDecodeError is a ValueError).
+_MALFORMED = (AttributeError, IndexError, KeyError, TypeError, ValueError)
+
+
+def _one(text) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+def _read(data: bytes, signature: str | None, origin: str) -> tuple[bytes, str, list[str], bool]:
+    """:func:`prepare` and :func:`is_quantized`, with a malformed flatbuffer refused as a ModelLoadError."""
+    try:
+        data, key, notes = prepare(data, signature, origin)
+        return data, key, notes, is_quantized(read_object(data, origin))
+    except ModelLoadError:
+        raise
+    except _MALFORMED as exc:
+        raise ModelLoadError(
+            f"{origin}: a malformed .tflite flatbuffer ({type(exc).__name__}: {_one(exc)}); is the file complete and unmodified?"
+        ) from None
+
+
+def _open_signature(data: bytes, key: str, origin: str):
+    """LiteRT's runner for signature ``key`` and its input/output details (``{name: detail}``)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgekit.runtimes.harness import _natural
-
-    origin = str(path)
-    data, key, notes = prepare(path.read_bytes(), signature, origin)
     try:
         with capture_native_stderr():
             it = Interpreter(model_content=data, num_threads=1)
             runner = it.get_signature_runner(key)
-    except Exception as exc:  # noqa: BLE001 - LiteRT raises ValueError/RuntimeError for unknown ops etc.
-        raise ModelLoadError(f"{path}: LiteRT cannot load this model ({' '.join(str(exc).split())[:300]})") from None
-    ins, outs = runner.get_input_details(), runner.get_output_details()
+            return runner, runner.get_input_details(), runner.get_output_details()
+    except Exception as exc:  # noqa: BLE001 - LiteRT raises ValueError/RuntimeError for unknown ops etc., and
+        # TypeError/UnicodeDecodeError reading the tensors of a corrupt file
+        raise ModelLoadError(f"{origin}: LiteRT cannot load this model ({_one(exc)})") from None
+
+
+def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, signature: str | None = None, **_) -> SourceModel:
+    from edgekit.runtimes.harness import _natural
+
+    origin = str(path)
+    data, key, notes, quantized = _read(path.read_bytes(), signature, origin)
+    runner, ins, outs = _open_signature(data, key, origin)
     in_names, out_names = list(ins), sorted(outs, key=_natural)  # outputs in the order LiteRTRunner gives them
     inputs = [_spec(n, ins[n]) for n in in_names]
     outputs = [_spec(n, outs[n]) for n in out_names]
@@ -195,15 +223,16 @@ def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, 
         res: list[list[np.ndarray]] = [[] for _ in out_names]
         for i in range(n):  # static batch of 1: one sample at a time
             feed = {k: np.asarray(x[i : i + 1], dtype=s.dtype) for k, s, x in zip(in_names, inputs, xs)}
-            got = runner(**feed)
+            try:
+                got = runner(**feed)
+            except RuntimeError as exc:  # a corrupt graph fails to prepare (or to run) on the first call, not at load
+                raise ModelLoadError(f"{path}: LiteRT cannot run this model ({_one(exc)})") from None
             for j, k in enumerate(out_names):
                 res[j].append(np.asarray(got[k], dtype=np.float32))
         return [np.concatenate(r) for r in res]
 
     if any(b != 1 for b in batch):
         raise ModelLoadError(f"{path}: inputs with a batch dimension other than 1 ({batch}) are not supported yet")
-
-    quantized = is_quantized(read_object(data, origin))
     if quantized:
         notes.append("already quantized: edgekit validates and benchmarks it, it does not quantize it again")
     return SourceModel(

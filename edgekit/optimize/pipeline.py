@@ -80,61 +80,80 @@ def optimize(
     image_options: ImageOptions | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> tuple[SourceModel, Optimized]:
+    """Fine-tune a copy of ``model``: prune (if asked), then QAT (if asked); accuracy before and after."""
     from edgekit.models.keras import wrap
-    from edgekit.optimize import prune as P
     from edgekit.optimize.graph import copy_model
-    from edgekit.optimize.train import fine_tune, load_train_data, resolve_loss
+    from edgekit.optimize.train import load_train_data, resolve_loss
 
     stage = on_stage or (lambda _: None)
     stage("loading training data")
     train = load_train_data(opts.train_data, model, image_options)
     loss, loss_desc = resolve_loss(model, opts.loss, train.x)
     work = copy_model(model.keras_model)
-    section: dict = {
+    section = _new_section(opts, seed, loss_desc, train, val, _accuracy(work, val))
+    kept: list[dict] = []
+    nm = opts.prune if isinstance(opts.prune, tuple) else None
+    if opts.prune is not None:
+        kept = _prune(work, train, opts, loss, seed, stage, section)
+    if opts.qat:
+        work = _qat(work, train, opts, loss, seed, stage, section, kept, val)
+    section["accuracy"]["optimized"] = _accuracy(work, val)
+    out = Optimized(section, kept, nm, _fine_tuned_on_eval_data(val, train))
+    return wrap(work, path=model.path, sha256=model.sha256, fmt=model.format), out
+
+
+def _new_section(opts: OptimizeOptions, seed: int, loss_desc, train: Dataset, val: Dataset | None, original) -> dict:
+    """The manifest's "optimization" section before any fine-tuning (``original``: the model's accuracy)."""
+    return {
         "options": opts.describe(),
         "seed": seed,
         "loss": loss_desc,
         "train_data": {"source": train.source, "samples": len(train), "sha256": train.sha256},
-        "accuracy": {"data": None if val is None or val.y is None else val.source, "original": _accuracy(work, val)},
+        "accuracy": {"data": None if val is None or val.y is None else val.source, "original": original},
         "phases": [],
         "notes": [],
         "artifacts": [],
     }
-    kept: list[dict] = []
+
+
+def _prune(work, train: Dataset, opts: OptimizeOptions, loss, seed: int, stage, section: dict) -> list[dict]:
+    """Prune ``work`` in place while fine-tuning; fills ``section["pruning"]``. Returns the pruned kernels
+    (layer, kernel, kind, zero mask) to look for in each artifact."""
+    from edgekit.optimize import prune as P
+    from edgekit.optimize.train import fine_tune
+
     nm = opts.prune if isinstance(opts.prune, tuple) else None
-    if opts.prune is not None:
-        sel = P.select(work, opts.prune_include, opts.prune_exclude, nm)
-        steps = -(-len(train) // opts.batch_size) * opts.epochs
-        pruner = P.Pruner(sel, opts.prune, steps)
-        hist = fine_tune(work, train, loss=loss, epochs=opts.epochs, batch_size=opts.batch_size,
-                         learning_rate=opts.lr_for("prune"), seed=seed, callbacks=[pruner.callback()],
-                         on_stage=stage, label=f"pruning to {opts.prune_label}")
-        layers = pruner.strip()
-        kept = [{"layer": t.layer, "kernel": t.attr, "kind": t.kind, "zeros": np.asarray(t.variable) == 0}
-                for t in sel.targets]
-        section["pruning"] = {
-            "mode": "n:m" if nm else "unstructured magnitude",
-            "target": opts.prune_label,
-            "schedule": None if nm else {"kind": "polynomial decay", "power": P.POWER, "begin_step": 0,
-                                         "end_step": pruner.end_step, "update_every": pruner.every},
-            "layers": layers,
-            "skipped": sel.skipped,
-            "overall_sparsity": float(sum(r["sparsity"] * r["weights"] for r in layers)
-                                      / sum(r["weights"] for r in layers)),
-        }
-        section["phases"].append({"phase": "prune", **hist})
-        section["notes"].append(_sparsity_note())
-    if opts.qat:
-        work = _qat(work, train, opts, loss, seed, stage, section, kept, val)
-    section["accuracy"]["optimized"] = _accuracy(work, val)
-    warnings = []
+    sel = P.select(work, opts.prune_include, opts.prune_exclude, nm)
+    steps = -(-len(train) // opts.batch_size) * opts.epochs
+    pruner = P.Pruner(sel, opts.prune, steps)
+    hist = fine_tune(work, train, loss=loss, epochs=opts.epochs, batch_size=opts.batch_size,
+                     learning_rate=opts.lr_for("prune"), seed=seed, callbacks=[pruner.callback()],
+                     on_stage=stage, label=f"pruning to {opts.prune_label}")
+    layers = pruner.strip()
+    kept = [{"layer": t.layer, "kernel": t.attr, "kind": t.kind, "zeros": np.asarray(t.variable) == 0}
+            for t in sel.targets]
+    section["pruning"] = {
+        "mode": "n:m" if nm else "unstructured magnitude",
+        "target": opts.prune_label,
+        "schedule": None if nm else {"kind": "polynomial decay", "power": P.POWER, "begin_step": 0,
+                                     "end_step": pruner.end_step, "update_every": pruner.every},
+        "layers": layers,
+        "skipped": sel.skipped,
+        "overall_sparsity": float(sum(r["sparsity"] * r["weights"] for r in layers)
+                                  / sum(r["weights"] for r in layers)),
+    }
+    section["phases"].append({"phase": "prune", **hist})
+    section["notes"].append(_sparsity_note())
+    return kept
+
+
+def _fine_tuned_on_eval_data(val: Dataset | None, train: Dataset) -> list[str]:
     if val is not None and val.source == train.source:
-        warnings.append(
+        return [
             f"validation data comes from --train-data ({train.source}): the model was fine-tuned on those samples, "
             "so accuracy is optimistic; pass --eval-data with held-out samples"
-        )
-    out = Optimized(section, kept, nm, warnings)
-    return wrap(work, path=model.path, sha256=model.sha256, fmt=model.format), out
+        ]
+    return []
 
 
 def _sparsity_note() -> str:
@@ -145,7 +164,6 @@ def _sparsity_note() -> str:
 
 def _qat(work, train: Dataset, opts, loss, seed, stage, section, kept, val):
     from edgekit.optimize import fold, qat
-    from edgekit.optimize.prune import fixed_mask_callback
     from edgekit.optimize.train import fine_tune
 
     stage("folding BatchNorm and inserting fake quantization")
@@ -156,16 +174,7 @@ def _qat(work, train: Dataset, opts, loss, seed, stage, section, kept, val):
     prep["max_abs_error_vs_unfolded"] = float(np.abs(ref - got).max())
     qmodel, qrep = qat.quantize_model(prepared)
     qat.calibrate(qmodel, train.x[:QAT_CALIBRATION_SAMPLES])
-    pruned = {k["layer"] for k in kept}
-    callbacks = []
-    if pruned:  # keep pruned weights at zero while QAT fine-tunes
-        pairs = []
-        for w in qat.quant_weight_layers(qmodel):
-            base = w.inner.name.removesuffix("_dw").removesuffix("_pw")
-            if w.inner.name in pruned or base in pruned:
-                k = w.inner.kernel
-                pairs.append((k, np.asarray(k) != 0))
-        callbacks.append(fixed_mask_callback(pairs))
+    callbacks = _keep_pruned_zero(qmodel, kept)
     section["qat"] = {
         "prepare": prep,
         "weights": "per-channel symmetric int8 (narrow range)",
@@ -190,3 +199,21 @@ def _qat(work, train: Dataset, opts, loss, seed, stage, section, kept, val):
     section["qat"]["ranges"] = {k: [round(a, 6), round(b, 6)] for k, (a, b) in qat.ranges(qmodel).items()}
     section["phases"].append({"phase": "qat", **hist})
     return qmodel
+
+
+def _keep_pruned_zero(qmodel, kept: list[dict]) -> list:
+    """Callbacks that hold the pruned kernels (by layer name; a split separable conv's _dw/_pw halves
+    too) at zero while QAT fine-tunes the quantized model."""
+    from edgekit.optimize import qat
+    from edgekit.optimize.prune import fixed_mask_callback
+
+    pruned = {k["layer"] for k in kept}
+    if not pruned:
+        return []
+    pairs = []
+    for w in qat.quant_weight_layers(qmodel):
+        base = w.inner.name.removesuffix("_dw").removesuffix("_pw")
+        if w.inner.name in pruned or base in pruned:
+            k = w.inner.kernel
+            pairs.append((k, np.asarray(k) != 0))
+    return [fixed_mask_callback(pairs)]

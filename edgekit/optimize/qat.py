@@ -75,12 +75,21 @@ class _Registry:
     classes: dict = {}
 
 
-def _classes():
-    if _Registry.classes:
-        return _Registry.classes
-    keras = _keras()
-    tf = _tf()
+def _fake_quant_kernel(tf, k, kind: str):
+    """``k`` on its per-output-channel symmetric int8 grid (narrow range): a Dense kernel by straight-through
+    rounding, a Conv/DepthwiseConv kernel through TF's per-channel fake-quant op (depthwise: over in·mult)."""
+    if kind == "dense":
+        scale = tf.maximum(tf.reduce_max(tf.abs(k), axis=0), 1e-12) / 127.0
+        q = tf.clip_by_value(tf.round(k / scale), -127.0, 127.0) * scale
+        return k + tf.stop_gradient(q - k)
+    shape = tuple(k.shape)
+    flat = tf.reshape(k, shape[:-2] + (1, shape[-2] * shape[-1])) if kind == "depthwise" else k
+    m = tf.maximum(tf.reduce_max(tf.abs(flat), axis=list(range(len(flat.shape) - 1))), 1e-8)
+    q = tf.quantization.fake_quant_with_min_max_vars_per_channel(flat, -m, m, num_bits=8, narrow_range=True)
+    return tf.reshape(q, shape) if kind == "depthwise" else q
 
+
+def _fake_quant_class(keras, tf):
     class FakeQuant(keras.layers.Layer):
         """Asymmetric int8 fake quantization of an activation; the range is an EMA of batch min/max
         (updated in training, or while :func:`observe` is on), or fixed."""
@@ -114,6 +123,10 @@ def _classes():
         def get_config(self):
             return {**super().get_config(), "fixed_range": self.fixed_range, "decay": self.decay}
 
+    return FakeQuant
+
+
+def _quant_weights_class(keras, tf):
     class QuantWeights(keras.layers.Layer):
         """Runs a Conv/DepthwiseConv/Dense with its kernel fake-quantized per output channel (int8, symmetric)."""
 
@@ -127,15 +140,7 @@ def _classes():
 
         def quantized_kernel(self):
             k = self.inner.kernel.value if hasattr(self.inner.kernel, "value") else self.inner.kernel
-            if self.kind == "dense":  # straight-through rounding to the per-output-channel grid
-                scale = tf.maximum(tf.reduce_max(tf.abs(k), axis=0), 1e-12) / 127.0
-                q = tf.clip_by_value(tf.round(k / scale), -127.0, 127.0) * scale
-                return k + tf.stop_gradient(q - k)
-            shape = tuple(k.shape)
-            flat = tf.reshape(k, shape[:-2] + (1, shape[-2] * shape[-1])) if self.kind == "depthwise" else k
-            m = tf.maximum(tf.reduce_max(tf.abs(flat), axis=list(range(len(flat.shape) - 1))), 1e-8)
-            q = tf.quantization.fake_quant_with_min_max_vars_per_channel(flat, -m, m, num_bits=8, narrow_range=True)
-            return tf.reshape(q, shape) if self.kind == "depthwise" else q
+            return _fake_quant_kernel(tf, k, self.kind)
 
         def call(self, x):
             layer, k = self.inner, self.quantized_kernel()
@@ -154,7 +159,14 @@ def _classes():
         def compute_output_shape(self, input_shape):
             return self.inner.compute_output_shape(input_shape)
 
-    _Registry.classes = {"FakeQuant": FakeQuant, "QuantWeights": QuantWeights}
+    return QuantWeights
+
+
+def _classes():
+    """The QAT layer classes, built on first use (Keras is imported lazily)."""
+    if not _Registry.classes:
+        keras, tf = _keras(), _tf()
+        _Registry.classes = {"FakeQuant": _fake_quant_class(keras, tf), "QuantWeights": _quant_weights_class(keras, tf)}
     return _Registry.classes
 
 

@@ -9,10 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ModelLoadError, RuntimeUnavailableError
-from edgekit.runtimes import Runner, harness
+from edgekit.runtimes import HarnessRunner, harness
 
 
-class LiteRTRunner(Runner):
+# What LiteRT's Python API raises reading the tensors of a corrupt model: names that are not UTF-8
+# (UnicodeDecodeError, a ValueError), indices it rejects (TypeError), outputs missing from the details (KeyError).
+MALFORMED = (KeyError, IndexError, TypeError, ValueError)
+
+
+class LiteRTRunner(HarnessRunner):
     name = "litert"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1, default_delegates: bool = True):
@@ -24,28 +29,21 @@ class LiteRTRunner(Runner):
         kw = {} if default_delegates else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
         from edgekit._lazy import capture_native_stderr
 
+        self.origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
         with capture_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
             try:
                 self._b = harness.TFLiteBackend(model if isinstance(model, (bytes, bytearray)) else str(model),
                                                 threads, "ai_edge_litert", **kw)
             except harness.HarnessError as exc:
                 raise ModelLoadError(str(exc)) from None
+            except MALFORMED as exc:  # reading a corrupt file's tensor details (names, indices) once it allocated
+                raise ModelLoadError(f"{self.origin}: ai_edge_litert cannot load this model "
+                                     f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
         self._it = self._b._it
         self.inputs, self.outputs = self._b.inputs, self._b.outputs
 
-    @property
-    def version(self) -> str:
-        return self._b.version
-
-    def infer(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run one batch (shaped like the model's input) of float inputs; returns float outputs."""
-        return harness.predict(self._b, list(xs))
-
-    def infer_raw(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run with inputs already in the model's IO dtype; returns the raw outputs."""
-        self._b.feed(xs)
-        self._b.invoke()
-        return [np.array(o) for o in self._b.fetch()]
+    def run_errors(self) -> tuple[type[Exception], ...]:
+        return (RuntimeError,)  # "Node number N (RESHAPE) failed to invoke/prepare"
 
     def tensor_details(self) -> list[dict]:
         return self._it.get_tensor_details()
@@ -58,4 +56,5 @@ class LiteRTRunner(Runner):
         return self._it._get_ops_details()
 
     def close(self) -> None:
-        self._it = self._b = None
+        self._it = None
+        super().close()

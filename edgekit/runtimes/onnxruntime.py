@@ -9,10 +9,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from edgekit.errors import ModelLoadError, RuntimeUnavailableError
-from edgekit.runtimes import Runner, harness
+from edgekit.runtimes import HarnessRunner, harness
 
 _IR_RE = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
 _OPSET_RE = re.compile(r"Opset (\d+) is under development.*?till opset (\d+)", re.S)
@@ -46,6 +44,14 @@ def explain_load_error(exc: Exception, origin: str) -> str:
     return f"{origin}: onnxruntime {version} cannot load this model: {first[:600]}"
 
 
+def run_errors() -> tuple[type[Exception], ...]:
+    """What onnxruntime raises when a loaded model fails to run (its own classes, not RuntimeError)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(getattr(state, n) for n in ("Fail", "InvalidArgument", "RuntimeException", "NotImplemented", "EPFail")
+                 if hasattr(state, n))
+
+
 def session(model: bytes | str | Path, *, threads: int = 1, origin: str = "model"):
     """An ``onnxruntime.InferenceSession`` on the CPU (the harness's settings), with edgekit's load errors."""
     _ort()
@@ -75,29 +81,15 @@ def max_opset() -> int:
     return 13
 
 
-class OrtRunner(Runner):
+class OrtRunner(HarnessRunner):
     """The device harness's onnxruntime backend (:class:`edgekit.runtimes.harness.OrtBackend`) as a Runner."""
 
     name = "onnxruntime"
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 1):
-        origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
+        self.origin = origin = "artifact" if isinstance(model, (bytes, bytearray)) else str(model)
         self._b = harness.OrtBackend(origin, threads, session=session(model, threads=threads, origin=origin))
         self.inputs, self.outputs = self._b.inputs, self._b.outputs
 
-    @property
-    def version(self) -> str:
-        return self._b.version
-
-    def infer(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run one batch of float inputs (cast to each input's dtype); returns float32 outputs."""
-        return harness.predict(self._b, list(xs))
-
-    def infer_raw(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run with inputs already in the model's dtypes; returns the raw outputs."""
-        self._b.feed(xs)
-        self._b.invoke()
-        return list(self._b.fetch())
-
-    def close(self) -> None:
-        self._b = None
+    def run_errors(self) -> tuple[type[Exception], ...]:
+        return run_errors()
