@@ -6,17 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgekit.bench.where import machine_label
 from edgekit.errors import ConfigError
 
 BENCH_SCHEMA = "edgekit.bench/1"
 BENCH_DIR = "bench"
-
-
-def machine_label(where: dict | str | None) -> str:
-    if not isinstance(where, dict):
-        return str(where or "unknown machine")
-    what = where.get("board") or where.get("cpu") or "unknown CPU"
-    return f"{what} ({where.get('arch', '?')}, {where.get('cores', '?')} cores, host {where.get('hostname', '?')})"
 
 
 def machine_id(result: dict) -> str:

@@ -231,16 +231,17 @@ class TFLiteBackend:
                 if any(int(s) < 0 for s in sig):
                     it.resize_tensor_input(d["index"], [1 if int(s) < 0 else int(s) for s in sig])
             it.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:  # RuntimeError: a corrupt graph fails to prepare/allocate
+            self._in = [d["index"] for d in it.get_input_details()]
+            self._out = _output_order(it)
+            by_index = {d["index"]: d for d in it.get_output_details()}
+            self.inputs = [_tensor(d) for d in it.get_input_details()]
+            self.outputs = [_tensor(by_index[i]) for i in self._out]
+            keys = _signature_keys(it)
+        except (ValueError, RuntimeError, KeyError, TypeError, IndexError) as exc:  # a corrupt graph fails to
+            # prepare/allocate (RuntimeError), or its tensor names/indices do not read (UnicodeDecodeError, TypeError, KeyError)
             raise HarnessError(f"{origin}: {self.name} cannot load this model: {' '.join(str(exc).split())}", "model") from exc
         self._it = it
         self.accelerator = None
-        self._in = [d["index"] for d in it.get_input_details()]
-        self._out = _output_order(it)
-        by_index = {d["index"]: d for d in it.get_output_details()}
-        self.inputs = [_tensor(d) for d in it.get_input_details()]
-        self.outputs = [_tensor(by_index[i]) for i in self._out]
-        keys = _signature_keys(it)
         for t, i in list(zip(self.inputs, self._in)) + list(zip(self.outputs, self._out)):
             t.key = keys.get(i, t.name)
 
@@ -249,7 +250,10 @@ class TFLiteBackend:
             self._it.set_tensor(i, a)
 
     def invoke(self):
-        self._it.invoke()
+        try:
+            self._it.invoke()
+        except RuntimeError as exc:  # "Node number 4 (RESHAPE) failed to invoke": a corrupt graph, found on running
+            raise HarnessError(f"{self.name} cannot run this model: {' '.join(str(exc).split())}", "model") from None
 
     def fetch(self):
         return [self._it.get_tensor(i) for i in self._out]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from edgekit.bench.where import machine_label
 from edgekit.hashing import atomic_write_bytes, atomic_write_json
 
 FILES = {"json": "sweep.json", "markdown": "sweep.md", "plot": "pareto.png"}
@@ -103,7 +104,7 @@ def plot_png(data: dict) -> bytes:
     ax.set_title(title + (" (INTERRUPTED, partial)" if data["interrupted"] else ""), fontsize=10)
     w = data.get("where") or {}
     where = "not measured" if not w else (
-        f"measured on {w.get('board') or w['cpu']} ({w['arch']}, {w['hostname']}, via {w.get('via', 'local')})"
+        f"measured on {machine_label(w)}, via {w.get('via', 'local')}"
         + (" - host latency, NOT the target's" if w.get("via", "local") == "local" else "")
     )
     fig.text(0.01, 0.01, where, fontsize=7, color="dimgray")
