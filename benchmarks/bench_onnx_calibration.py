@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgekit.manifest import tool_versions
     from edgekit.models import load_model
     from edgekit.quantize import onnx as q
+    from edgekit.options import ConvertOptions
     from edgekit.targets import Precision, load_target
 
     work = Path(tempfile.mkdtemp(prefix="edgekit-bench-onnx-"))
@@ -59,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     with np.load(ex.train) as z:
         calib = z["x"][np.random.default_rng(args.seed).permutation(len(z["x"]))[:200]]
     fp32_graph, _ = simplify(export_tf(load_model(ex.model), 17))
-    common = dict(calibration=ex.train, eval_data=ex.test, seed=args.seed)
-    fp32 = api.convert(ex.model, target="x86-ort", precision="fp32", output_dir=work / "fp32", **common)
-    fp32_acc = fp32.manifest["validation"]["accuracy"]["artifact"]
+    common = ConvertOptions(calibration=str(ex.train), eval_data=str(ex.test), seed=args.seed, device_check="off")
+    fp32 = api.convert(ex.model, "x86-ort", common.updated({"precision": "fp32"}), work / "fp32", overwrite=True)
+    fp32_acc = fp32.manifest.validation.accuracy.artifact
     # warm-up (imports, first-session set-up), so that no method pays for them in its timings
     q.quantize(fp32_graph, Precision.INT8, q.options(load_target("x86-ort")), calib)
-    api.convert(ex.model, target="x86-ort", output_dir=work / "warm-up", **common)
+    api.convert(ex.model, "x86-ort", common, work / "warm-up", overwrite=True)
     rows = []
     for target in TARGETS:
         profile = load_target(target)
@@ -75,17 +76,17 @@ def main(argv: list[str] | None = None) -> int:
 
             def convert_once():
                 out = work / target / method / str(len(results))
-                res = api.convert(ex.model, target=target, output_dir=out,
-                                  emit_options={"calibration_method": method}, **common)
+                res = api.convert(ex.model, target, common.updated({"onnx": {"calibration_method": method}}), out,
+                                  overwrite=True)
                 results.append(res)
-                shas.add(res.manifest["artifacts"][0]["sha256"])
+                shas.add(res.manifest.artifacts[0].sha256)
                 return res
 
             convert_s, res = _median_time(convert_once, args.rounds)
             if len(shas) != 1:
                 print(f"{target}/{method}: rounds gave different bytes: {shas}", file=sys.stderr)
                 return 1
-            a = res.manifest["artifacts"][0]
+            a = res.manifest.artifacts[0].model_dump(mode="json")
             v = a["validation"]
             rows.append({
                 "target": target, "method": method, "activations": a["quantization"]["activations"],
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 "accuracy": v["accuracy"]["artifact"], "fp32_accuracy": fp32_acc,
                 "drop_points": round(100 * (fp32_acc - v["accuracy"]["artifact"]), 3),
                 "top1_agreement": v["top1_agreement"], "max_abs_error": v["max_abs_error"], "cosine": v["cosine"],
-                "bytes": a["bytes"], "fp32_bytes": fp32.manifest["artifacts"][0]["bytes"],
+                "bytes": a["bytes"], "fp32_bytes": fp32.manifest.artifacts[0].bytes,
                 "quantize_s": round(quantize_s, 3), "convert_s": round(convert_s, 3),
                 "sha256": a["sha256"], "same_bytes_every_round": True,
             })

@@ -90,7 +90,13 @@ def main() -> None:
     args = ap.parse_args()
 
     from edgekit._lazy import keras
-    from edgekit.api import convert
+    from edgekit import api
+    from edgekit.options import ConvertOptions
+
+    def convert(model_path, *, target, output_dir, model=None, **fields):
+        opts = ConvertOptions.make(device_check="off", **{k: str(v) if k in ("calibration", "eval_data") else v
+                                                          for k, v in fields.items()})
+        return api.convert(model_path, target, opts, output_dir, source=model, overwrite=True)
     from edgekit._lazy import seed_everything
     from edgekit.hashing import atomic_write_json
     from edgekit.manifest import tool_versions
@@ -131,7 +137,7 @@ def main() -> None:
         t = time.perf_counter()
         opts = OptimizeOptions(qat=True, train_data=train, epochs=args.qat_epochs, batch_size=args.batch_size,
                                learning_rate=args.learning_rate)
-        qat = convert(path, target="rpi", output_dir=work / "qat", eval_data=test, optimize=opts, seed=args.seed)
+        qat = convert(path, target="rpi", output_dir=work / "qat", eval_data=test, optimize=opts.model_dump(), seed=args.seed)
         times["qat_s"] = time.perf_counter() - t
 
         # control 1: the same fine-tuning without fake quantization
@@ -150,8 +156,8 @@ def main() -> None:
         ptq_rw = convert(path, model=rewired, target="rpi", output_dir=work / "ptq_rw", calibration=train,
                          eval_data=test, seed=args.seed)
 
-    ptq_acc = ptq.manifest["validation"]["accuracy"]["artifact"]
-    qat_acc = qat.manifest["validation"]["accuracy"]["artifact"]
+    ptq_acc = ptq.manifest.to_json()["validation"]["accuracy"]["artifact"]
+    qat_acc = qat.manifest.to_json()["validation"]["accuracy"]["artifact"]
     loss = fp32 - ptq_acc
     result = {
         "what": "QAT accuracy recovery: (QAT int8 - PTQ int8) / (fp32 - PTQ int8), Fashion-MNIST test set (10,000)",
@@ -159,7 +165,7 @@ def main() -> None:
         "where": f"host {platform.machine()} ({platform.processor() or 'cpu'}), LiteRT CPU; accuracy does not depend on it",
         "model": {"name": "densenet_fashion", "params": int(model.count_params()),
                   "why_ptq_loses": "pre-activation BatchNorm after Concatenate cannot fold; TFLite runs it as int8 MUL+ADD"},
-        "data": {"train": len(xtr), "test": len(xte), "calibration_samples": ptq.manifest["calibration"]["samples"]},
+        "data": {"train": len(xtr), "test": len(xte), "calibration_samples": ptq.manifest.to_json()["calibration"]["samples"]},
         "settings": {"fp32_epochs": args.epochs, "fp32_model": str(args.fp32_model or "trained by this run"), "qat_epochs": args.qat_epochs, "batch_size": args.batch_size,
                      "qat_learning_rate": opts.lr_for("qat"), "seed": args.seed, "target": "rpi"},
         "accuracy": {"fp32": fp32, "ptq_int8": ptq_acc, "qat_int8": qat_acc},
@@ -167,12 +173,12 @@ def main() -> None:
         "recovery": None if loss <= 0 else (qat_acc - ptq_acc) / loss,
         "controls": {
             "fp32_finetuned_same_epochs_no_fake_quant": fp32_ft,
-            "ptq_int8_after_rewrites_only": ptq_rw.manifest["validation"]["accuracy"]["artifact"],
-            "qat_keras_float_simulation": qat.manifest["optimization"]["accuracy"]["optimized"],
-            "qat_artifact_vs_qat_keras_top1_agreement": qat.manifest["validation"]["top1_agreement"],
+            "ptq_int8_after_rewrites_only": ptq_rw.manifest.to_json()["validation"]["accuracy"]["artifact"],
+            "qat_keras_float_simulation": qat.manifest.to_json()["optimization"]["accuracy"]["optimized"],
+            "qat_artifact_vs_qat_keras_top1_agreement": qat.manifest.to_json()["validation"]["top1_agreement"],
         },
-        "artifacts": {"ptq_bytes": ptq.manifest["artifacts"][0]["bytes"], "qat_bytes": qat.manifest["artifacts"][0]["bytes"],
-                      "qat_float_ops": qat.manifest["artifacts"][0]["float_ops"]},
+        "artifacts": {"ptq_bytes": ptq.manifest.to_json()["artifacts"][0]["bytes"], "qat_bytes": qat.manifest.to_json()["artifacts"][0]["bytes"],
+                      "qat_float_ops": qat.manifest.to_json()["artifacts"][0]["float_ops"]},
         "times_s": {k: round(v, 1) for k, v in times.items()},
         "tool_versions": tool_versions(),
     }
