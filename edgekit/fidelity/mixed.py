@@ -92,16 +92,7 @@ def search(
         if alts:
             return _pick_alternative(result, alts, built, why0), built[alts[0].variant].data
         return _no_mix(result, built, curve, budget, fallbacks or {}, why0, mode, n, start)
-    lo, hi, k = 0, n, 1
-    while k < n and not at(k):  # doubling: the answer is usually a few layers
-        lo, k = k, 2 * k
-    hi = min(k, n)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if mid not in built and at(mid) or mid in built and not budget.failures(built[mid].measured):
-            hi = mid
-        else:
-            lo = mid
+    hi = _fewest(n, at, built, budget)
     chosen = built[hi]
     b0 = built[0].measured
     if alts and alts[0].measured.bytes < chosen.measured.bytes:
@@ -111,6 +102,22 @@ def search(
               f"(int8: {b0.bytes:,}); {hi - 1 if hi > 1 else 0} layer(s) did not meet the budget")
     return result(met=True, variant="mixed", mode=mode, kept=tuple(ranked[:hi]), chosen=chosen.measured,
                   reason=reason), chosen.data
+
+
+def _fewest(n: int, at: Callable[[int], bool], built: dict[int, Candidate], budget: Budget) -> int:
+    """The fewest layers k (1..n) whose build meets the budget, knowing that n does: doubling from 1 (the
+    answer is usually a few layers), then bisection between the last miss and the first hit."""
+    lo, k = 0, 1
+    while k < n and not at(k):
+        lo, k = k, 2 * k
+    hi = min(k, n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if mid not in built and at(mid) or mid in built and not budget.failures(built[mid].measured):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _alternatives(alternatives, built, curve, budget, n) -> list[CurvePoint]:

@@ -242,16 +242,20 @@ def quantize_checked(model, precision: Precision, opts: OnnxOptions, calibration
                 lo, reason = mid, r
         excluded.append((rest[hi - 1][0], rest[hi - 1][1], reason))
         out, why = attempt([c for c, _, _ in excluded])
+    return _finish(out, back, feeds, excluded, len(tried), first)
+
+
+def _finish(out, back: dict, feeds, excluded, attempts: int, first):
+    """Original tensor names back when they stay unique and the model still passes; the check record."""
     check = f"onnxruntime {_ort_version()}: loads; finite outputs on {len(feeds)} sample(s)"
     restored = restore_names(out, back)
     names = "canonical"
     if restored is not None and load_check(restored, feeds) is None:
         out, names = restored, "original"
     return out, OnnxQuantCheck(
-        artifact_names=names,
-        name_map=back,
+        artifact_names=names, name_map=back,
         excluded_nodes=tuple(ExcludedNode(node=back.get(c, c), canonical=c, op_type=o, reason=r) for c, o, r in excluded),
-        attempts=len(tried), first_failure=first, load_check=check,
+        attempts=attempts, first_failure=first, load_check=check,
     )
 
 
