@@ -76,10 +76,11 @@ def targets(
     from rich.table import Table
 
     tbl = Table(title="edgekit target profiles (pass a name, or a path to your own .toml)")
-    for col in ("name", "runtime", "precision", "IO", "description"):
+    for col in ("name", "runtime", "precision", "IO", "device runtimes", "description"):
         tbl.add_column(col)
     for p in profiles:
-        tbl.add_row(p.name, f"{p.runtime}/{p.delegate}", p.precision.value, p.io_dtype, p.description)
+        device = ", ".join(f"{r.name} {r.version} (py{r.python}, {p.arch})" for r in p.device_runtimes) or "-"
+        tbl.add_row(p.name, f"{p.runtime}/{p.delegate}", p.precision.value, p.io_dtype, device, p.description)
     o.console().print(tbl)
 
 
