@@ -123,7 +123,21 @@ def _tflite_table(tflite_bytes: bytes):
     model = tflite.Model.GetRootAsModel(buf, 0)
     sg = model.Subgraphs(0)
     tensors = {sg.Tensors(i).Name().decode(): sg.Tensors(i) for i in range(sg.TensorsLength())}
-    return buf, model, tensors
+    return buf, model, _Named(tensors)
+
+
+class _Named(dict):
+    """Tensors by name, ignoring Keras's per-process layer counters (``functional_3/flatten_2/...`` reads as
+    ``functional/flatten/...``): the seed model's names depend on how many models the process built before."""
+
+    def __getitem__(self, name):
+        import re
+
+        plain = lambda n: re.sub(r"_\d+(?=/|$)", "", n)  # noqa: E731
+        hits = [v for k, v in self.items() if plain(k) == plain(name)]
+        if len(hits) != 1:
+            raise KeyError(f"{name}: {len(hits)} tensors match among {sorted(self)[:8]}...")
+        return hits[0]
 
 
 def _retyped_tflite(tflite_bytes: bytes, tensor_name: str, tflite_type: int) -> bytes:
