@@ -219,3 +219,28 @@ def test_onnx_constant_whose_data_does_not_fit_its_shape_is_a_model_load_error(t
     p = _write(tmp_path, "m.onnx", m.SerializeToString())
     with pytest.raises(ModelLoadError, match="Constant node 'w' holds a tensor whose data does not match"):
         load_source(p)
+
+
+def test_a_file_that_crashes_the_runtime_is_refused_and_edgekit_survives(tmp_path):
+    """A real native crash, isolated: a child process that the runtime kills with SIGSEGV (a stand-in for the
+    mutated .tflite that segfaulted LiteRT's Interpreter in fuzz_long, which is not reproducible on demand)
+    is reported as a ModelLoadError, and this process lives on."""
+    import subprocess
+    import sys
+
+    from edgekit.errors import ModelLoadError
+    from edgekit.runtimes import isolation
+
+    real_run = subprocess.run
+
+    def crash_in_child(cmd, **kw):  # the child really runs and really dies of SIGSEGV
+        return real_run([sys.executable, "-c", "import ctypes; ctypes.string_at(0)"], **kw)
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b"\0\0\0\0TFL3")
+    isolation.subprocess.run = crash_in_child
+    try:
+        with pytest.raises(ModelLoadError, match=r"the runtime crashed \(SIGSEGV\) loading or running this file"):
+            isolation.check_loads(path)
+    finally:
+        isolation.subprocess.run = real_run

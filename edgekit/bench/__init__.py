@@ -18,8 +18,11 @@ from edgekit.progress import Progress
 def bench_local(model: str | Path, options: BenchOptions = BenchOptions(), progress: Progress | None = None) -> dict:
     """Measure ``model`` on this machine with the harness code itself (the same code a device runs)."""
     from edgekit.runtimes import harness
+    from edgekit.runtimes.isolation import check_loads
 
     o = options
+    if o.accelerator == "none":  # a file edgekit may not have made: a native crash must not take us down
+        check_loads(model, runtime=o.runtime)
     try:
         result = harness.run(
             str(model),

@@ -209,8 +209,10 @@ def _open_signature(data: bytes, key: str, origin: str):
 
 def load(path: Path, *, sha256: str, fmt: str = "tflite", unsafe: bool = False, signature: str | None = None, **_) -> SourceModel:
     from edgekit.runtimes.harness import _natural
+    from edgekit.runtimes.isolation import check_loads
 
     origin = str(path)
+    check_loads(path, runtime="ai_edge_litert")  # a hostile .tflite can crash LiteRT in-process
     data, key, notes, quantized = _read(path.read_bytes(), signature, origin)
     runner, ins, outs = _open_signature(data, key, origin)
     in_names, out_names = list(ins), sorted(outs, key=_natural)  # outputs in the order LiteRTRunner gives them

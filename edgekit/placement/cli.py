@@ -48,6 +48,9 @@ def inspect(
     if emit not in (None, "c-array"):
         raise ConfigError(f"--emit {emit!r} is unknown; the only choice is c-array")
     profile = load_target(target)
+    from edgekit.runtimes.isolation import check_loads
+
+    check_loads(artifact, runtime="ai_edge_litert")  # any .tflite: a native crash must not take edgekit down
     out: dict = {"artifact": str(artifact), "target": profile.name}
     from edgekit.placement import analyze
 
