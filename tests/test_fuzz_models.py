@@ -133,7 +133,7 @@ class _Named(dict):
     def __getitem__(self, name):
         import re
 
-        plain = lambda n: re.sub(r"_\d+(?=/|$)", "", n)  # noqa: E731
+        plain = lambda n: re.sub(r"(_\d+)+(?=/|$)", "", n)  # noqa: E731
         hits = [v for k, v in self.items() if plain(k) == plain(name)]
         if len(hits) != 1:
             raise KeyError(f"{name}: {len(hits)} tensors match among {sorted(self)[:8]}...")
