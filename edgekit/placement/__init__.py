@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgekit.placement.models import OpPlacement, Partition, Placement
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models are in edgekit.manifest.placement; importing them here would load pydantic
+    from edgekit.manifest.placement import Placement  # models at `edgekit --help` (this package hosts `inspect`)
     from edgekit.targets import TargetProfile
 
-__all__ = ["analyze", "rules_for", "Placement", "OpPlacement", "Partition"]
+__all__ = ["analyze", "rules_for"]
 
 _DELEGATE_RULES = {"edgetpu": "edgetpu", "gpu": "gpu"}
 
