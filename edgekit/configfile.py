@@ -117,9 +117,12 @@ def read_mapping(path: Path, what: str) -> dict:
     return parse_mapping(text, str(path), path.suffix, what)
 
 
-def pydantic_errors(exc: ValidationError, what: str, *, with_fields: bool = True) -> ConfigError:
+def pydantic_errors(exc: ValidationError, what: str, *, with_fields: bool = True, flags: bool = False) -> ConfigError:
     """One ConfigError line for all of ``exc``'s field errors: ``WHAT is invalid: a.b: msg; c: msg``
-    (``with_fields=False``: ``WHAT: msg; msg`` for models whose messages already name their flag)."""
+    (``with_fields=False``: ``WHAT: msg; msg`` for models whose messages already name their flag;
+    ``flags=True``: each field as its CLI flag, ``--calibration-method 'kl' is unknown; ...``)."""
+    if flags:
+        return ConfigError("; ".join(_as_flag(err) for err in exc.errors()))
     parts = []
     for err in exc.errors():
         msg = _one_line(err["msg"].removeprefix("Value error, "))
@@ -128,3 +131,14 @@ def pydantic_errors(exc: ValidationError, what: str, *, with_fields: bool = True
     if with_fields:
         return ConfigError(f"{what} is invalid: " + "; ".join(parts))
     return ConfigError(f"{what}: " + "; ".join(parts))
+
+
+def _as_flag(err) -> str:
+    """One field error worded with its flag (the field's last name): ``onnx.calibration_method`` -> ``--calibration-method``."""
+    msg = _one_line(err["msg"].removeprefix("Value error, "))
+    if not err["loc"]:
+        return msg
+    flag = "--" + str(err["loc"][-1]).replace("_", "-")
+    if err["type"] in ("enum", "literal_error"):
+        return f"{flag} {err['input']!r} is unknown; {msg[0].lower()}{msg[1:]}"
+    return f"{flag}: {msg}"

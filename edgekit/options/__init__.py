@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edgekit.errors import ConfigError
+from edgekit.configfile import pydantic_errors
 from edgekit.options.optimize import OptimizeOptions
 from edgekit.options.image import ImageOptions
 from edgekit.registry import EMITTERS
@@ -127,7 +127,7 @@ class ConvertOptions(BaseModel):
         try:
             return cls.model_validate(fields)
         except ValidationError as exc:
-            raise options_error(exc) from None
+            raise pydantic_errors(exc, "options", flags=True) from None
 
     def updated(self, partial: dict[str, Any] | None) -> ConvertOptions:
         """These options with ``partial`` (a nested dict of fields) applied on top, validated again."""
@@ -162,18 +162,3 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def options_error(exc: ValidationError, what: str = "options") -> ConfigError:
-    """One ConfigError listing each bad field (dotted path) with pydantic's reason, without its prefixes."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or what
-        last = str(err["loc"][-1]) if err["loc"] else what
-        flag = "--" + last.replace("_", "-") if loc != what else loc  # onnx.calibration_method: --calibration-method
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] in ("enum", "literal_error"):
-            lines.append(f"{flag} {err['input']!r} is unknown; {msg[0].lower()}{msg[1:]}")
-        else:
-            lines.append(f"{flag}: {msg}")
-    return ConfigError("; ".join(lines))

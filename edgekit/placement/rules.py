@@ -8,13 +8,13 @@ and how the delegate partitions the graph (``first_unmappable_cut`` for the Edge
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edgekit.configfile import parse_mapping, pydantic_errors
 from edgekit.errors import ConfigError
 
 CheckName = Literal[
@@ -102,17 +102,8 @@ def load_rules(name_or_path: str | Path) -> RuleSet:
                 "or pass a path to your own rules .toml"
             )
         raw, origin = res.read_text(), f"builtin:{text}"
+    data = parse_mapping(raw, origin, ".toml", "placement rule set")  # duplicate keys refused, as everywhere
     try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"placement rule set {origin}: not valid TOML: {exc}") from exc
-    try:
-        return RuleSet(**data)
-    except (ValidationError, TypeError) as exc:
-        if isinstance(exc, TypeError):
-            raise ConfigError(f"placement rule set {origin} is invalid: {exc}") from None
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "rules"
-            lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
-        raise ConfigError(f"placement rule set {origin} is invalid:\n" + "\n".join(lines)) from None
+        return RuleSet.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_errors(exc, f"placement rule set {origin}") from None

@@ -18,19 +18,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from edgekit._lazy import capture_native_stderr
+from edgekit.configfile import pydantic_errors
 from edgekit.errors import CalibrationError, ConfigError, ConversionError
 from edgekit.models.onnx import graph_inputs
 from edgekit.targets import OnnxOptions, Precision, TargetProfile
 
-# CLI flag of each OnnxOptions field a user can override
-FLAGS = {
-    "opset": "--opset",
-    "calibration_method": "--calibration-method",
-    "per_channel": "--per-channel/--no-per-channel",
-    "activation_symmetric": "--symmetric-activations/--asymmetric-activations",
-    "reduce_range": "--reduce-range/--no-reduce-range",
-    "quant_format": "quant_format",
-}
 QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 ENTROPY_BINS, ENTROPY_QUANTIZED_BINS = 2048, 128
 # calibration batches held in memory at once (ORT's CalibMaxIntermediateOutputs for minmax; chunks fed to the
@@ -49,11 +41,7 @@ def options(profile: TargetProfile, **overrides) -> OnnxOptions:
     try:
         return OnnxOptions(**{**profile.onnx.model_dump(), **given})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "onnx"
-        raise ConfigError(
-            f"{FLAGS.get(field, field)} {given.get(field)!r}: {err['msg'].removeprefix('Value error, ')}"
-        ) from None
+        raise pydantic_errors(exc, "ONNX options", flags=True) from None
 
 
 class ArrayReader:
