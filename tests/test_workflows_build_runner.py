@@ -188,3 +188,18 @@ def test_a_swap_cut_between_its_renames_is_recovered_and_concurrent_builds_are_r
     again = build(cfg, out).index
     assert statuses(again) == dict.fromkeys(ALL, "cached") and hashes(again) == hashes(first)
     assert sorted(p.name for p in cells.iterdir()) == ALL
+
+
+def test_an_onnx_model_is_loaded_with_its_config_options_like_convert_loads_it(digits_onnx, tmp_path):
+    """The build loads each model with the engine's own loader options (here an ONNX --input-shape)."""
+    cfg = tmp_path / "edgekit.yaml"
+    cfg.write_text(
+        "targets: [x86-ort]\n"
+        f"models:\n  digits: {{path: {digits_onnx.model}, calibration: {digits_onnx.train}, "
+        f"eval_data: {digits_onnx.test}, input_shape: 'image:1,1,8,8'}}\n"
+    )
+    res = build(cfg, tmp_path / "build")
+    assert not res.failed, res.failed
+    m = json.loads((tmp_path / "build" / res.index["cells"][0]["manifest"]).read_text())
+    assert m["source"]["inputs"][0]["shape"] == [1, 1, 8, 8]
+    assert m["artifacts"][0]["validation"]["accuracy"]["drop"] <= 0.02

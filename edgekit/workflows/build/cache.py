@@ -28,7 +28,7 @@ from edgekit.options import RANDOM
 
 KEY_VERSION = 2
 CELL_FILE = "cell.json"
-CELL_SCHEMA = "edgekit.workflows.build-cell/1"
+CELL_SCHEMA = "edgekit.build-cell/1"
 
 
 class Hasher:

@@ -15,7 +15,7 @@ from edgekit.hashing import atomic_write_json
 from edgekit.manifest import tool_versions
 
 INDEX_FILE = "index.json"
-INDEX_SCHEMA = "edgekit.workflows.build-index/1"
+INDEX_SCHEMA = "edgekit.build-index/1"
 CELLS_DIR = "cells"
 
 

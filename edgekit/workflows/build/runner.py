@@ -48,20 +48,20 @@ class _Models:
         self._value: object = None
 
     def get(self, cell: Cell):
+        from edgekit.engine.steps import loader_options
         from edgekit.models import load_model
 
         spec = cell.spec
-        values = tuple(sorted((spec.input_value or {}).items()))
-        key = (spec.path, spec.unsafe_deserialization, spec.input_shape, values, spec.signature)
+        try:
+            options = loader_options(Path(spec.path), cell.options)  # as the engine itself would load it
+        except Exception as exc:  # an unreadable model: every cell of it fails with this
+            options = exc
+        key = (spec.path, spec.unsafe_deserialization, repr(options))
         if key != self._key:
             self._key = key
-            is_onnx = Path(spec.path).suffix.lower() == ".onnx"
-            options = {"input_shape": spec.input_shape} if spec.input_shape is not None and is_onnx else {}
-            if values and is_onnx:  # Keras/SavedModel inputs are frozen by the engine (it traces them)
-                options["input_value"] = dict(values)
-            if spec.signature is not None:
-                options["signature"] = spec.signature
             try:
+                if isinstance(options, Exception):
+                    raise options
                 self._value = load_model(spec.path, unsafe=spec.unsafe_deserialization, **options)
             except Exception as exc:  # remembered: the model's other cells fail with the same error
                 self._value = exc
