@@ -12,6 +12,7 @@ from pathlib import Path
 from edgekit.engine.state import Run
 from edgekit.errors import ConfigError
 from edgekit.hashing import atomic_write_bytes, atomic_write_json
+from edgekit.models.base import model_name
 
 MANIFEST = "manifest.json"
 
@@ -69,10 +70,6 @@ def check_owner(out: Path, model: Path, target: str, overwrite: bool) -> None:
             f"-o {out}: already holds the conversion of {old_path.name} for target {old_target!r} ({MANIFEST}); "
             f"converting {model.name} for {target!r} there would orphan it. Use another -o, or --overwrite"
         )
-
-
-def model_name(path: Path) -> str:
-    return (path.name if path.suffix == "" else path.stem) or "model"
 
 
 def write(run: Run, manifest) -> tuple[Path, list[Path]]:

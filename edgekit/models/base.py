@@ -12,6 +12,11 @@ from typing import Any
 import numpy as np
 
 
+def model_name(path: Path) -> str:
+    """The name artifacts are called after: a SavedModel folder's name, a file's stem."""
+    return (path.name if path.is_dir() else path.stem) or "model"
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
@@ -62,8 +67,7 @@ class SourceModel:
 
     @property
     def name(self) -> str:
-        stem = self.path.name if self.path.is_dir() else self.path.stem
-        return stem or "model"
+        return model_name(self.path)
 
     @property
     def emits_tflite(self) -> bool:
