@@ -28,7 +28,8 @@ def artifact_record(run: Run, art) -> tuple[ArtifactRecord, list[np.ndarray], di
         outputs = predict_runner(runner, run.validation.x)
         runtime = RuntimeRecord(name=art.runtime, version=runner.version)
         io_dtype = np.dtype(runner.inputs[0].dtype).name  # what the file really takes, not what was asked for
-    mcu_run = targeting.mcu_run(run, art)
+        io = (runner.inputs, runner.outputs)
+    mcu_run = targeting.mcu_run(run, art, *io)
     mcu = None
     if mcu_run is not None:  # a microcontroller runs TFLite Micro: that is what is validated
         mcu, outputs = mcu_run

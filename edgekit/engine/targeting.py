@@ -39,15 +39,13 @@ def device_check(run: Run, art) -> DeviceCheck | None:
     return check
 
 
-def mcu_run(run: Run, art) -> tuple[Mcu, list[np.ndarray]] | None:
-    """Microcontroller targets: arena, flash and outputs from the real TFLite Micro interpreter."""
+def mcu_run(run: Run, art, ins, outs) -> tuple[Mcu, list[np.ndarray]] | None:
+    """Microcontroller targets: arena, flash and outputs from the real TFLite Micro interpreter. ``ins``/``outs``:
+    the artifact's IO tensors (TFLM takes and gives raw int8: quantized and dequantized with their parameters)."""
     if run.profile.runtime != "tflm" or art.format != "tflite":
         return None
     from edgekit.placement.mcu import check
-    from edgekit.runtimes import open_runner
 
-    with open_runner("litert", art.data) as r:  # the artifact's IO tensors: TFLM takes and gives raw int8
-        ins, outs = r.inputs, r.outputs
     xs = list(run.validation.inputs.values())  # one array per input, in the model's order
     raw = [np.stack([t.to_input(x[i : i + 1])[0] for i in range(len(x))]) for t, x in zip(ins, xs)]
     x = xs[0]
