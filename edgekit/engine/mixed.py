@@ -9,7 +9,6 @@ the engine writes them with everything else, atomically, at the end.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from edgekit.engine.state import Run
 from edgekit.manifest.fidelity import LayerReport, LayerReportFiles, MixedResult
@@ -44,11 +43,9 @@ def hook(run: Run, art):
 
 
 def layer_files(report: LayerReport, stem: str) -> tuple[LayerReportFiles, dict[str, bytes]]:
-    from edgekit.fidelity.write import layer_csv, layer_png, overlay
+    from edgekit.fidelity.write import layer_report_files
 
-    files = {f"{stem}.layers.json": (json.dumps(report.model_dump(mode="json"), indent=2) + "\n").encode(),
-             f"{stem}.layers.csv": layer_csv(report).encode(), f"{stem}.layers.png": layer_png(report),
-             f"{stem}.layers.overlay.json": (json.dumps(overlay(report), indent=2) + "\n").encode()}
+    files = dict(layer_report_files(report, f"{stem}.layers").values())
     top = [e.name for e in report.ranked()[:5]]
     return LayerReportFiles(files=sorted(files), compare=report.compare, samples=report.samples,
                             most_sensitive=top), files
@@ -57,7 +54,7 @@ def layer_files(report: LayerReport, stem: str) -> tuple[LayerReportFiles, dict[
 def search(run: Run, art, h, report: LayerReport):
     """The mixed-precision search on ``art``; returns (result, new Artifact or None, files)."""
     from edgekit.fidelity.mixed import Budget, choose_mode, search as run_search
-    from edgekit.fidelity.write import curve_png
+    from edgekit.fidelity.write import search_files
 
     p, b = run.profile, run.options.budget
     budget = Budget(min_cosine=b.min_cosine if b.min_cosine is not None else (p.min_cosine or 0.99),
@@ -67,8 +64,7 @@ def search(run: Run, art, h, report: LayerReport):
     run.stage(f"mixed precision: searching {len(ranked)} ranked layers")
     result, data = run_search(ranked, h, budget, mode=choose_mode(p, art.format), fallbacks=fallbacks)
     stem = f"{run.model.name}-{p.name}"
-    files = {f"{stem}.mixed_precision.json": (json.dumps(result.model_dump(mode="json"), indent=2) + "\n").encode(),
-             f"{stem}.mixed_precision.png": curve_png(result)}
+    files = dict(search_files(result, f"{stem}.mixed_precision").values())
     if data is None or result.variant == "int8":
         return result, None, files
     return result, _artifact(art, result, data), files

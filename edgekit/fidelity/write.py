@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from edgekit.fidelity.layers import LayerReport
 from edgekit.fidelity.mixed import MixedResult
-from edgekit.hashing import atomic_write_bytes, atomic_write_json
+from edgekit.hashing import atomic_write_bytes
 
 CSV_FIELDS = ("name", "op", "scale", "rmse_over_scale", "cosine", "max_abs_error", "rel_error", "elements")
 
@@ -87,20 +88,33 @@ def overlay(report: LayerReport, graph_id: str = "main") -> dict:
     return {graph_id: {"results": results}}
 
 
-def write_layer_report(report: LayerReport, out_dir: Path, stem: str = "layers") -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    paths = {k: out_dir / f"{stem}.{ext}" for k, ext in
-             (("json", "json"), ("csv", "csv"), ("png", "png"), ("overlay", "overlay.json"))}
-    atomic_write_json(paths["json"], report.model_dump(mode="json"))
-    atomic_write_bytes(paths["csv"], layer_csv(report).encode())
-    atomic_write_bytes(paths["png"], layer_png(report))
-    atomic_write_json(paths["overlay"], overlay(report))
+def _json(obj) -> bytes:
+    return (json.dumps(obj, indent=2) + "\n").encode()
+
+
+def layer_report_files(report: LayerReport, stem: str = "layers") -> dict[str, tuple[str, bytes]]:
+    """The per-layer report's files in memory: kind -> (file name, bytes)."""
+    return {"json": (f"{stem}.json", _json(report.model_dump(mode="json"))),
+            "csv": (f"{stem}.csv", layer_csv(report).encode()), "png": (f"{stem}.png", layer_png(report)),
+            "overlay": (f"{stem}.overlay.json", _json(overlay(report)))}
+
+
+def search_files(result: MixedResult, stem: str = "mixed_precision") -> dict[str, tuple[str, bytes]]:
+    """The trade-off curve's files in memory: kind -> (file name, bytes)."""
+    return {"json": (f"{stem}.json", _json(result.model_dump(mode="json"))), "png": (f"{stem}.png", curve_png(result))}
+
+
+def _write(files: dict[str, tuple[str, bytes]], out_dir: Path) -> dict[str, Path]:
+    paths = {}
+    for kind, (name, data) in files.items():
+        paths[kind] = Path(out_dir) / name
+        atomic_write_bytes(paths[kind], data)
     return paths
+
+
+def write_layer_report(report: LayerReport, out_dir: Path, stem: str = "layers") -> dict[str, Path]:
+    return _write(layer_report_files(report, stem), out_dir)
 
 
 def write_search(result: MixedResult, out_dir: Path, stem: str = "mixed_precision") -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    paths = {"json": out_dir / f"{stem}.json", "png": out_dir / f"{stem}.png"}
-    atomic_write_json(paths["json"], result.model_dump(mode="json"))
-    atomic_write_bytes(paths["png"], curve_png(result))
-    return paths
+    return _write(search_files(result, stem), out_dir)
