@@ -132,3 +132,10 @@ def test_example_command(tmp_path, target, capsys):
     assert "digits_cnn-rpi-int8.tflite" in out and "accuracy artifact" in out
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert m["validation"]["accuracy"]["artifact"] > 0.8
+
+
+def test_error_messages_are_printed_as_written(example, tmp_path):
+    """No rich markup or emoji codes in a message: `--state nope:x:` must not become an emoji."""
+    r = run_cli("convert", example.model, "-t", "rpi", "--state", "nope:x", "-o", tmp_path / "o")
+    assert r.returncode == 2 and r.stderr.startswith("error: --state nope:x: the model has no output 'nope'"), r.stderr
+    assert not (tmp_path / "o").exists()

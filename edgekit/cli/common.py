@@ -14,7 +14,7 @@ _DATA, _ONNX, _OPT, _BUDGET = "Data", "ONNX", "Optimize (prune / QAT)", "Fidelit
 def console(stderr: bool = False, width: int | None = None):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=stderr)
+    return Console(stderr=stderr, highlight=False, emoji=False, width=width, soft_wrap=stderr)
 
 
 Precision = Annotated[Optional[str], typer.Option(help="fp32 | fp16 | dynamic | int8 | int16x8 (default: the profile's).")]
